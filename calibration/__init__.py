@@ -1,0 +1,1 @@
+"""Feedback events, calibration metrics and threshold recalibration (see ARCHITECTURE.md)."""

@@ -1,0 +1,13 @@
+from django.urls import path
+
+from reviews.api import DecisionView
+
+from . import views
+
+urlpatterns = [
+    path("actions", views.ActionSubmitView.as_view(), name="action-submit"),
+    path("actions/<uuid:action_id>", views.ActionDetailView.as_view(), name="action-detail"),
+    path("actions/<uuid:action_id>/cancel", views.ActionCancelView.as_view(), name="action-cancel"),
+    path("actions/<uuid:action_id>/outcome", views.ActionOutcomeView.as_view(), name="action-outcome"),
+    path("actions/<uuid:action_id>/decision", DecisionView.as_view(), name="action-decision"),
+]

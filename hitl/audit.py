@@ -1,0 +1,42 @@
+"""The one way to write an audit event. Callers hold the transaction of the change they record."""
+
+from django.utils import timezone
+
+from .models import AuditEvent
+from .request_context import request_id
+
+Actor = AuditEvent.Actor
+Type = AuditEvent.Type
+
+
+def actor_of(principal) -> tuple[str, str]:
+    """(actor_type, label) for an Agent, a reviewer (User), or None for the system."""
+    from .models import Agent
+
+    if principal is None:
+        return Actor.SYSTEM, "system"
+    if isinstance(principal, Agent):
+        return Actor.AGENT, principal.name
+    return Actor.REVIEWER, principal.get_username()
+
+
+def audit_record(*, event_type: str, actor=None, action=None, agent=None, **fields) -> AuditEvent:
+    """Insert one event. `actor` is an Agent, a User or None (system); `fields` are AuditEvent columns."""
+    actor_type, actor_label = actor_of(actor)
+    if actor_type == Actor.REVIEWER:
+        fields.setdefault("reviewer", actor)
+    if action is not None:
+        fields.setdefault("action_type", action.action_type.key)
+        fields.setdefault("agent_confidence", action.confidence)
+        fields.setdefault("routing_tier", action.route_tier)
+        agent = agent or action.agent
+    return AuditEvent.objects.create(
+        created_at=timezone.now(),
+        event_type=event_type,
+        actor_type=fields.pop("actor_type", actor_type),
+        actor_label=actor_label,
+        request_id=request_id.get(),
+        action=action,
+        agent=agent,
+        **fields,
+    )

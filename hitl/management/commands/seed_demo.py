@@ -1,0 +1,32 @@
+from django.contrib.auth import get_user_model
+from django.core.management.base import BaseCommand
+from django.db import transaction
+
+from hitl import demo
+from hitl.models import ActionType
+from reviews.models import ReviewerGroup
+from reviews.services import reviewer_create
+
+
+class Command(BaseCommand):
+    help = "Create demo action types, reviewer groups, reviewers and an admin (idempotent); print the logins."
+
+    def handle(self, *args, **options):
+        with transaction.atomic():
+            for fields in demo.ACTION_TYPES:
+                ActionType.objects.update_or_create(key=fields["key"], defaults=fields)
+            for fields in demo.GROUPS:
+                ReviewerGroup.objects.update_or_create(key=fields["key"], defaults=fields)
+            for username, password, groups, staff in demo.USERS:
+                reviewer_create(username=username, password=password, group_keys=groups, is_staff=staff, issue_token=False)
+            User = get_user_model()
+            admin_name, admin_password = demo.ADMIN
+            admin = User.objects.filter(username=admin_name).first() or User(username=admin_name)
+            admin.is_staff = admin.is_superuser = True
+            admin.set_password(admin_password)
+            admin.save()
+        self.stdout.write(f"Demo data ready: {len(demo.ACTION_TYPES)} action types, {len(demo.GROUPS)} reviewer groups.")
+        self.stdout.write("Logins (demo only):")
+        self.stdout.write(f"  {admin_name:<8} {admin_password:<14} superuser (Django admin)")
+        for username, password, groups, _ in demo.USERS:
+            self.stdout.write(f"  {username:<8} {password:<14} reviewer in {', '.join(groups)}")

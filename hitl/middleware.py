@@ -1,0 +1,87 @@
+import re
+import uuid
+
+from asgiref.sync import iscoroutinefunction, markcoroutinefunction
+from django.conf import settings
+from django.http import JsonResponse
+
+from .request_context import request_id
+
+_SAFE_ID = re.compile(r"^[A-Za-z0-9._-]{1,64}$")
+
+
+class RequestIdMiddleware:
+    """Gives every request an id (the caller's X-Request-ID if sane), echoed back and kept in audit events."""
+
+    async_capable = True
+    sync_capable = True
+
+    def __init__(self, get_response):
+        self.get_response = get_response
+        if iscoroutinefunction(get_response):
+            markcoroutinefunction(self)
+
+    def _begin(self, request):
+        given = request.headers.get("X-Request-ID", "")
+        request.id = given if _SAFE_ID.match(given) else uuid.uuid4().hex
+        return request_id.set(request.id)
+
+    def __call__(self, request):
+        if iscoroutinefunction(self):
+            return self.__acall__(request)
+        token = self._begin(request)
+        try:
+            response = self.get_response(request)
+        finally:
+            request_id.reset(token)
+        response["X-Request-ID"] = request.id
+        return response
+
+    async def __acall__(self, request):
+        token = self._begin(request)
+        try:
+            response = await self.get_response(request)
+        finally:
+            request_id.reset(token)
+        response["X-Request-ID"] = request.id
+        return response
+
+
+class ApiBodyLimitMiddleware:
+    """Refuses API bodies over HITL_MAX_BODY_BYTES with 413 before anything parses them."""
+
+    async_capable = True
+    sync_capable = True
+
+    def __init__(self, get_response):
+        self.get_response = get_response
+        if iscoroutinefunction(get_response):
+            markcoroutinefunction(self)
+
+    @staticmethod
+    def _too_large(request):
+        if not request.path.startswith("/api/") or request.method not in ("POST", "PUT", "PATCH"):
+            return None
+        limit = settings.HITL_MAX_BODY_BYTES
+        try:
+            declared = int(request.META.get("CONTENT_LENGTH") or 0)
+        except ValueError:
+            declared = 0
+        if declared > limit or (declared == 0 and len(request.body) > limit):
+            return JsonResponse(
+                {
+                    "error": "body_too_large",
+                    "message": f"The request body is larger than {limit // 1024} KiB.",
+                    "fields": {"body": [f"At most {limit} bytes are accepted."]},
+                },
+                status=413,
+            )
+        return None
+
+    def __call__(self, request):
+        if iscoroutinefunction(self):
+            return self.__acall__(request)
+        return self._too_large(request) or self.get_response(request)
+
+    async def __acall__(self, request):
+        return self._too_large(request) or await self.get_response(request)

@@ -1,0 +1,221 @@
+import secrets
+import uuid
+
+from django.conf import settings
+from django.core.validators import MaxValueValidator, MinValueValidator
+from django.db import models
+
+from .states import Decision, Outcome, Status
+
+UNIT_INTERVAL = [MinValueValidator(0.0), MaxValueValidator(1.0)]
+
+
+def new_webhook_secret() -> str:
+    return secrets.token_hex(32)
+
+
+class Agent(models.Model):
+    """A program that submits actions. Authenticates with ApiTokens; signs webhooks with its secret."""
+
+    name = models.CharField(max_length=100, unique=True)
+    description = models.TextField(blank=True)
+    webhook_secret = models.CharField(max_length=64, default=new_webhook_secret, editable=False)
+    is_active = models.BooleanField(default=True, help_text="Inactive agents are refused (401).")
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    # DRF treats the authenticated principal as request.user.
+    is_authenticated = True
+
+    def __str__(self):
+        return self.name
+
+
+class ApiToken(models.Model):
+    """A bearer token for an agent or a reviewer. Only its SHA-256 is stored; the raw token is shown once."""
+
+    agent = models.ForeignKey(Agent, null=True, blank=True, on_delete=models.CASCADE, related_name="tokens")
+    user = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.CASCADE, related_name="api_tokens"
+    )
+    prefix = models.CharField(max_length=16, help_text="The first characters, to recognise a token.")
+    token_hash = models.CharField(max_length=64, unique=True, editable=False)
+    label = models.CharField(max_length=100, blank=True)
+    created_at = models.DateTimeField(auto_now_add=True)
+    revoked_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        constraints = [
+            models.CheckConstraint(
+                condition=models.Q(agent__isnull=False, user__isnull=True)
+                | models.Q(agent__isnull=True, user__isnull=False),
+                name="apitoken_one_owner",
+            )
+        ]
+
+    def __str__(self):
+        return f"{self.prefix}… ({self.agent or self.user})"
+
+
+class ActionType(models.Model):
+    """A kind of action agents may propose, with its risk defaults and payload schema."""
+
+    key = models.SlugField(max_length=64, unique=True, help_text="What agents send as action_type.")
+    name = models.CharField(max_length=100)
+    description = models.TextField(blank=True)
+    domain = models.SlugField(max_length=64, blank=True, help_text="e.g. finance, clinical, comms")
+    irreversible = models.BooleanField(default=False, help_text="Default when the agent does not say.")
+    compliance_sensitive = models.BooleanField(default=False, help_text="Default for compliance_risk.")
+    payload_schema = models.JSONField(
+        null=True, blank=True, help_text="Optional JSON Schema (draft 2020-12) every payload must satisfy."
+    )
+    threshold = models.FloatField(
+        null=True,
+        blank=True,
+        validators=UNIT_INTERVAL,
+        help_text="Confidence threshold; empty means 0.85 if irreversible, else 0.70.",
+    )
+    reviewer_group = models.SlugField(
+        max_length=64, blank=True, help_text="Reviewer group that reviews this type, overriding the tier's group."
+    )
+    is_active = models.BooleanField(default=True)
+    updated_at = models.DateTimeField(auto_now=True)
+
+    class Meta:
+        ordering = ["key"]
+
+    def __str__(self):
+        return self.key
+
+
+class RoutePattern(models.TextChoices):
+    AUTONOMOUS = "autonomous"
+    POST_ACTION = "post_action"
+    PRE_ACTION = "pre_action"
+
+
+class Tier(models.TextChoices):
+    TIER1 = "tier1"
+    TIER2 = "tier2"
+    TIER3 = "tier3"
+
+
+class Action(models.Model):
+    """One proposed action. Its status changes only through hitl.services (see hitl.states)."""
+
+    id = models.UUIDField(primary_key=True, default=uuid.uuid4, editable=False)
+    agent = models.ForeignKey(Agent, on_delete=models.PROTECT, related_name="actions")
+    action_type = models.ForeignKey(ActionType, on_delete=models.PROTECT, related_name="actions")
+    payload = models.JSONField()
+    summary = models.CharField(max_length=500)
+    reasoning = models.TextField(blank=True)
+    context = models.JSONField(default=dict, blank=True)
+    confidence = models.FloatField(validators=UNIT_INTERVAL)
+    irreversible = models.BooleanField()
+    blast_radius = models.PositiveIntegerField(default=1)
+    compliance_risk = models.BooleanField()
+    entity = models.JSONField(default=dict, blank=True)
+    task_id = models.CharField(max_length=200, blank=True, db_index=True)
+    callback_url = models.URLField(max_length=2000, blank=True)
+
+    status = models.CharField(max_length=16, choices=Status.choices)
+    route_pattern = models.CharField(max_length=16, choices=RoutePattern.choices)
+    route_tier = models.CharField(max_length=8, choices=Tier.choices, blank=True)
+    reviewer_group = models.SlugField(max_length=64, blank=True)
+    route_threshold = models.FloatField()
+    route_reasons = models.JSONField(default=list)
+    policy_version = models.PositiveIntegerField(default=0)
+    due_at = models.DateTimeField(null=True, blank=True)
+    version = models.PositiveIntegerField(default=1, help_text="Bumped by every state change.")
+
+    decision = models.CharField(max_length=16, choices=Decision.choices, blank=True)
+    decided_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.PROTECT, related_name="+"
+    )
+    decision_comment = models.TextField(blank=True)
+    decided_at = models.DateTimeField(null=True, blank=True)
+    final_payload = models.JSONField(null=True, blank=True)
+
+    outcome = models.CharField(max_length=16, choices=Outcome.choices, blank=True)
+    outcome_detail = models.JSONField(null=True, blank=True)
+    outcome_at = models.DateTimeField(null=True, blank=True)
+
+    created_at = models.DateTimeField(auto_now_add=True)
+    updated_at = models.DateTimeField(auto_now=True)
+
+    class Meta:
+        indexes = [
+            models.Index(fields=["status", "due_at"], name="action_status_due"),
+            models.Index(fields=["agent", "-created_at"], name="action_agent_recent"),
+        ]
+        constraints = [
+            models.CheckConstraint(condition=models.Q(confidence__gte=0, confidence__lte=1), name="action_confidence_0_1"),
+        ]
+
+    def __str__(self):
+        return f"{self.action_type_id}: {self.summary[:60]}"
+
+
+class IdempotencyKey(models.Model):
+    """What an agent's Idempotency-Key bought: the request's hash and the first response.
+
+    A key is inserted `in_flight` before the work and completed with the response in the same
+    transaction as the action, so concurrent duplicates see 409 and later retries replay.
+    """
+
+    agent = models.ForeignKey(Agent, on_delete=models.CASCADE, related_name="+")
+    key = models.CharField(max_length=255)
+    request_hash = models.CharField(max_length=64)
+    action = models.ForeignKey(Action, null=True, blank=True, on_delete=models.CASCADE, related_name="+")
+    response = models.JSONField(null=True, blank=True)
+    created_at = models.DateTimeField(db_index=True)
+
+    class Meta:
+        constraints = [models.UniqueConstraint(fields=["agent", "key"], name="idempotency_agent_key")]
+
+
+class AuditEvent(models.Model):
+    """One state change, written in the same transaction as the change (see hitl.audit)."""
+
+    class Type(models.TextChoices):
+        SUBMITTED = "submitted"
+        DECIDED = "decided"
+        CANCELLED = "cancelled"
+        OUTCOME_REPORTED = "outcome_reported"
+        AGENT_CREATED = "agent_created"
+        TOKEN_ISSUED = "token_issued"
+        TOKEN_REVOKED = "token_revoked"
+
+    class Actor(models.TextChoices):
+        AGENT = "agent"
+        REVIEWER = "reviewer"
+        SYSTEM = "system"
+        ADMIN = "admin"
+
+    id = models.BigAutoField(primary_key=True)
+    created_at = models.DateTimeField(db_index=True)
+    event_type = models.CharField(max_length=32, choices=Type.choices)
+    actor_type = models.CharField(max_length=16, choices=Actor.choices)
+    actor_label = models.CharField(max_length=150, blank=True)
+    request_id = models.CharField(max_length=64, blank=True)
+    action = models.ForeignKey(Action, null=True, blank=True, on_delete=models.PROTECT, related_name="audit_events")
+    agent = models.ForeignKey(Agent, null=True, blank=True, on_delete=models.PROTECT, related_name="+")
+    reviewer = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.PROTECT, related_name="+"
+    )
+    # The design article's audit minimum, denormalised so exports need no joins.
+    action_type = models.CharField(max_length=64, blank=True)
+    agent_confidence = models.FloatField(null=True, blank=True)
+    routing_tier = models.CharField(max_length=8, blank=True)
+    decision = models.CharField(max_length=16, blank=True)
+    time_to_decision_seconds = models.FloatField(null=True, blank=True)
+    modified_action = models.JSONField(null=True, blank=True)
+    before = models.JSONField(null=True, blank=True)
+    after = models.JSONField(null=True, blank=True)
+    data = models.JSONField(default=dict, blank=True)
+
+    class Meta:
+        ordering = ["id"]
+        indexes = [models.Index(fields=["action", "id"], name="audit_action_id")]
+
+    def __str__(self):
+        return f"{self.created_at:%Y-%m-%d %H:%M:%S} {self.event_type} {self.action_id or ''}"

@@ -1,0 +1,184 @@
+"""Writes of the core domain: agents and tokens, submitting actions and moving them through states."""
+
+from collections.abc import Callable
+
+from django.conf import settings
+from django.db import transaction
+from django.db.models import F
+from django.utils import timezone
+
+from . import routing, wakeups
+from .audit import Type, audit_record
+from .errors import Conflict, NotFound
+from .models import Action, ActionType, Agent, ApiToken
+from .policy import policy_current
+from .states import Decision, Outcome, Status, check_transition
+from .tokens import token_generate, token_hash, token_prefix
+
+
+def agent_create(*, name: str, description: str = "", actor=None) -> tuple[Agent, str]:
+    """Create an agent and its first token. Returns (agent, raw token); the raw token is not stored."""
+    with transaction.atomic():
+        agent = Agent.objects.create(name=name, description=description)
+        audit_record(event_type=Type.AGENT_CREATED, actor=actor, agent=agent, after={"name": name})
+        raw = token_issue(agent=agent, label="initial", actor=actor)
+    return agent, raw
+
+
+def token_issue(*, agent: Agent | None = None, user=None, label: str = "", actor=None) -> str:
+    """Issue a bearer token for an agent or a reviewer; returns the raw token, shown once."""
+    raw = token_generate()
+    with transaction.atomic():
+        token = ApiToken.objects.create(
+            agent=agent, user=user, prefix=token_prefix(raw), token_hash=token_hash(raw), label=label
+        )
+        audit_record(event_type=Type.TOKEN_ISSUED, actor=actor, agent=agent, after={"token": token.prefix, "label": label})
+    return raw
+
+
+def token_revoke(*, token: ApiToken, actor=None) -> None:
+    with transaction.atomic():
+        if ApiToken.objects.filter(pk=token.pk, revoked_at__isnull=True).update(revoked_at=timezone.now()):
+            audit_record(event_type=Type.TOKEN_REVOKED, actor=actor, agent=token.agent, after={"token": token.prefix})
+
+
+def action_submit(
+    *,
+    agent: Agent,
+    action_type: ActionType,
+    payload: dict,
+    summary: str,
+    confidence: float,
+    reasoning: str = "",
+    context: dict | None = None,
+    irreversible: bool | None = None,
+    blast_radius: int = 1,
+    compliance_risk: bool | None = None,
+    entity: dict | None = None,
+    task_id: str = "",
+    callback_url: str = "",
+    on_created: Callable[[Action], None] | None = None,
+) -> Action:
+    """Route and store one proposed action with its audit event, in one transaction.
+
+    `on_created(action)` runs inside that transaction (the API uses it to record the idempotent
+    response). Input is already validated by the caller.
+    """
+    irreversible = action_type.irreversible if irreversible is None else irreversible
+    compliance_risk = action_type.compliance_sensitive if compliance_risk is None else compliance_risk
+    entity = entity or {}
+    route = routing.route(
+        routing.RiskFacts(
+            action_type=action_type.key,
+            domain=action_type.domain,
+            confidence=confidence,
+            irreversible=irreversible,
+            blast_radius=blast_radius,
+            compliance_risk=compliance_risk,
+            entity_tags=tuple(entity.get("tags", ())),
+            type_threshold=action_type.threshold,
+            type_reviewer_group=action_type.reviewer_group,
+        ),
+        policy_current(),
+    )
+    now = timezone.now()
+    waits = route.pattern == routing.PRE_ACTION
+    action = Action(
+        agent=agent,
+        action_type=action_type,
+        payload=payload,
+        summary=summary,
+        reasoning=reasoning,
+        context=context or {},
+        confidence=confidence,
+        irreversible=irreversible,
+        blast_radius=blast_radius,
+        compliance_risk=compliance_risk,
+        entity=entity,
+        task_id=task_id,
+        callback_url=callback_url,
+        status=Status.PENDING if waits else Status.APPROVED,
+        route_pattern=route.pattern,
+        route_tier=route.tier or "",
+        reviewer_group=route.reviewer_group,
+        route_threshold=route.threshold,
+        route_reasons=[{"code": r.code, "message": r.message} for r in route.reasons],
+        policy_version=route.policy_version,
+        due_at=now + settings.HITL_TIER_SLAS[route.tier] if waits else None,
+        created_at=now,
+    )
+    if not waits:
+        action.decision, action.decided_at, action.final_payload = Decision.APPROVED, now, payload
+    with transaction.atomic():
+        action.save(force_insert=True)
+        audit_record(
+            event_type=Type.SUBMITTED,
+            actor=agent,
+            action=action,
+            after={"status": action.status, "route": route.pattern, "tier": action.route_tier},
+        )
+        if on_created is not None:
+            on_created(action)
+    return action
+
+
+def action_transition(*, action_id, to_status: str, from_status: str = Status.PENDING, where=None, **changes) -> Action | None:
+    """Move an action from `from_status` to `to_status` with one conditional UPDATE.
+
+    Caller holds transaction.atomic and writes the audit event. Returns the updated action, or
+    None when no row matched (someone else moved it first, or `where` excluded it).
+    """
+    check_transition(from_status, to_status)
+    rows = Action.objects.filter(pk=action_id, status=from_status, **(where or {})).update(
+        status=to_status, version=F("version") + 1, updated_at=timezone.now(), **changes
+    )
+    if not rows:
+        return None
+    wakeups.action_changed_on_commit(action_id)
+    return Action.objects.select_related("action_type", "agent", "decided_by").get(pk=action_id)
+
+
+def _missing_or_conflict(*, agent: Agent, action_id, conflict: Callable[[Action], Conflict]) -> Exception:
+    current = Action.objects.filter(pk=action_id, agent=agent).first()
+    if current is None:
+        return NotFound("No action with this id belongs to your agent.")
+    return conflict(current)
+
+
+def action_cancel(*, agent: Agent, action_id) -> Action:
+    """The agent withdraws its pending action."""
+    with transaction.atomic():
+        action = action_transition(action_id=action_id, to_status=Status.CANCELLED, where={"agent": agent})
+        if action is None:
+            raise _missing_or_conflict(
+                agent=agent,
+                action_id=action_id,
+                conflict=lambda a: Conflict(
+                    f"Only a pending action can be cancelled; this one is {a.status}.", code="not_pending", status=a.status
+                ),
+            )
+        audit_record(
+            event_type=Type.CANCELLED, actor=agent, action=action, before={"status": Status.PENDING}, after={"status": action.status}
+        )
+    return action
+
+
+def action_outcome_report(*, agent: Agent, action_id, outcome: str, detail: dict) -> Action:
+    """The agent reports whether it executed an approved action. Once per action."""
+    with transaction.atomic():
+        rows = Action.objects.filter(pk=action_id, agent=agent, status=Status.APPROVED, outcome="").update(
+            outcome=Outcome(outcome), outcome_detail=detail, outcome_at=timezone.now(), version=F("version") + 1
+        )
+        if not rows:
+            raise _missing_or_conflict(agent=agent, action_id=action_id, conflict=_outcome_conflict)
+        action = Action.objects.select_related("action_type", "agent", "decided_by").get(pk=action_id)
+        audit_record(event_type=Type.OUTCOME_REPORTED, actor=agent, action=action, after={"outcome": outcome, "detail": detail})
+    return action
+
+
+def _outcome_conflict(action: Action) -> Conflict:
+    if action.outcome:
+        return Conflict(f"The outcome was already reported: {action.outcome}.", code="outcome_already_reported", outcome=action.outcome)
+    return Conflict(
+        f"Only an approved action has an outcome; this one is {action.status}.", code="not_approved", status=action.status
+    )

@@ -1,0 +1,54 @@
+"""The action state machine, in one place.
+
+An action is created `pending` (waiting for a human) or `approved` (by policy). A pending action
+leaves exactly once, to one of the final states. Changes are conditional UPDATEs
+(`WHERE status = <from>`), so the database decides who wins a race.
+"""
+
+from django.db import models
+
+
+class Status(models.TextChoices):
+    PENDING = "pending"
+    APPROVED = "approved"
+    REJECTED = "rejected"
+    EXPIRED = "expired"
+    CANCELLED = "cancelled"
+
+
+class Decision(models.TextChoices):
+    APPROVED = "approved"
+    MODIFIED = "modified"
+    REJECTED = "rejected"
+    EXPIRED = "expired"
+
+
+class Outcome(models.TextChoices):
+    EXECUTED = "executed"
+    FAILED = "failed"
+
+
+INITIAL = frozenset({Status.PENDING, Status.APPROVED})
+TRANSITIONS = {
+    Status.PENDING: frozenset({Status.APPROVED, Status.REJECTED, Status.EXPIRED, Status.CANCELLED}),
+    Status.APPROVED: frozenset(),
+    Status.REJECTED: frozenset(),
+    Status.EXPIRED: frozenset(),
+    Status.CANCELLED: frozenset(),
+}
+# The status a decision moves a pending action to.
+DECISION_STATUS = {
+    Decision.APPROVED: Status.APPROVED,
+    Decision.MODIFIED: Status.APPROVED,
+    Decision.REJECTED: Status.REJECTED,
+    Decision.EXPIRED: Status.EXPIRED,
+}
+
+
+class TransitionNotAllowed(Exception):
+    pass
+
+
+def check_transition(from_status: str, to_status: str) -> None:
+    if to_status not in TRANSITIONS[from_status]:
+        raise TransitionNotAllowed(f"An action cannot go from {from_status} to {to_status}.")

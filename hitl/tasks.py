@@ -1,0 +1,8 @@
+from celery import shared_task
+
+from .idempotency import keys_purge
+
+
+@shared_task(acks_late=True)
+def purge_idempotency_keys() -> int:
+    return keys_purge()
