@@ -1,6 +1,7 @@
 from django.contrib.auth.decorators import login_required
 from django.http import JsonResponse
 from django.shortcuts import render
+from django.views import defaults
 
 from .selectors import actions_recent
 
@@ -14,3 +15,19 @@ def home(request):
 
 def healthz(request):
     return JsonResponse({"status": "ok"})
+
+
+def not_found(request, exception=None):
+    """JSON for API clients, the usual page for people."""
+    if request.path.startswith("/api/"):
+        return JsonResponse({"error": "not_found", "message": f"Nothing at {request.path}."}, status=404)
+    return defaults.page_not_found(request, exception)
+
+
+def server_error(request):
+    if request.path.startswith("/api/"):
+        return JsonResponse(
+            {"error": "server_error", "message": "Something went wrong on our side; it has been logged.", "request_id": getattr(request, "id", "")},
+            status=500,
+        )
+    return defaults.server_error(request)

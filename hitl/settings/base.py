@@ -103,7 +103,7 @@ else:
 
 CHANNEL_LAYERS = {
     "default": {
-        "BACKEND": "channels_redis.core.RedisChannelLayer",
+        "BACKEND": "channels_redis.pubsub.RedisPubSubChannelLayer",
         "CONFIG": {"hosts": [CHANNEL_REDIS_ADDRESS], "prefix": env("CHANNEL_PREFIX", default="hitl")},
     }
 }
