@@ -32,7 +32,9 @@ class AgentAdmin(admin.ModelAdmin):
     def issue_token(self, request, queryset):
         for agent in queryset:
             raw = services.token_issue(agent=agent, label=f"admin:{request.user.get_username()}", actor=request.user)
-            self.message_user(request, f"New token for {agent.name} (copy it now, it is not shown again): {raw}", messages.WARNING)
+            self.message_user(
+                request, f"New token for {agent.name} (copy it now, it is not shown again): {raw}", messages.WARNING
+            )
 
     @admin.action(description="Revoke all API tokens")
     def revoke_tokens(self, request, queryset):
@@ -45,7 +47,18 @@ class AgentAdmin(admin.ModelAdmin):
 class ActionTypeForm(forms.ModelForm):
     class Meta:
         model = ActionType
-        fields = "__all__"
+        fields = [
+            "key",
+            "name",
+            "description",
+            "domain",
+            "irreversible",
+            "compliance_sensitive",
+            "payload_schema",
+            "threshold",
+            "reviewer_group",
+            "is_active",
+        ]
 
     def clean_payload_schema(self):
         schema = self.cleaned_data["payload_schema"]
@@ -65,7 +78,16 @@ class ActionTypeForm(forms.ModelForm):
 @admin.register(ActionType)
 class ActionTypeAdmin(admin.ModelAdmin):
     form = ActionTypeForm
-    list_display = ["key", "name", "domain", "irreversible", "compliance_sensitive", "threshold", "reviewer_group", "is_active"]
+    list_display = [
+        "key",
+        "name",
+        "domain",
+        "irreversible",
+        "compliance_sensitive",
+        "threshold",
+        "reviewer_group",
+        "is_active",
+    ]
     list_filter = ["domain", "irreversible", "compliance_sensitive", "is_active"]
     search_fields = ["key", "name", "description"]
 

@@ -25,7 +25,11 @@ REFUND = {
 DELETE = {
     "type": "object",
     "required": ["table", "filter", "count"],
-    "properties": {"table": {"type": "string"}, "filter": {"type": "object"}, "count": {"type": "integer", "minimum": 1}},
+    "properties": {
+        "table": {"type": "string"},
+        "filter": {"type": "object"},
+        "count": {"type": "integer", "minimum": 1},
+    },
 }
 BULK = {
     "type": "object",
@@ -53,18 +57,57 @@ PREFERENCE = {
 }
 
 ACTION_TYPES = [
-    dict(key="send_email", name="Send email", domain="comms", irreversible=True, payload_schema=EMAIL,
-         description="Send an email to a customer or colleague."),
-    dict(key="issue_refund", name="Issue refund", domain="finance", irreversible=True, payload_schema=REFUND,
-         reviewer_group="finance", description="Refund an order to the customer's original payment method."),
-    dict(key="delete_records", name="Delete records", domain="data", irreversible=True, payload_schema=DELETE,
-         description="Permanently delete rows matching a filter."),
-    dict(key="bulk_notify", name="Bulk notification", domain="comms", irreversible=True, payload_schema=BULK,
-         description="Notify a whole customer segment."),
-    dict(key="execute_trade", name="Execute trade", domain="finance", irreversible=True, compliance_sensitive=True,
-         payload_schema=TRADE, reviewer_group="finance", description="Place an order on the market."),
-    dict(key="update_preference", name="Update preference", domain="account", irreversible=False,
-         payload_schema=PREFERENCE, description="Change one of a user's settings."),
+    dict(
+        key="send_email",
+        name="Send email",
+        domain="comms",
+        irreversible=True,
+        payload_schema=EMAIL,
+        description="Send an email to a customer or colleague.",
+    ),
+    dict(
+        key="issue_refund",
+        name="Issue refund",
+        domain="finance",
+        irreversible=True,
+        payload_schema=REFUND,
+        reviewer_group="finance",
+        description="Refund an order to the customer's original payment method.",
+    ),
+    dict(
+        key="delete_records",
+        name="Delete records",
+        domain="data",
+        irreversible=True,
+        payload_schema=DELETE,
+        description="Permanently delete rows matching a filter.",
+    ),
+    dict(
+        key="bulk_notify",
+        name="Bulk notification",
+        domain="comms",
+        irreversible=True,
+        payload_schema=BULK,
+        description="Notify a whole customer segment.",
+    ),
+    dict(
+        key="execute_trade",
+        name="Execute trade",
+        domain="finance",
+        irreversible=True,
+        compliance_sensitive=True,
+        payload_schema=TRADE,
+        reviewer_group="finance",
+        description="Place an order on the market.",
+    ),
+    dict(
+        key="update_preference",
+        name="Update preference",
+        domain="account",
+        irreversible=False,
+        payload_schema=PREFERENCE,
+        description="Change one of a user's settings.",
+    ),
 ]
 
 GROUPS = [
@@ -83,8 +126,13 @@ USERS = [
 ]
 ADMIN = ("admin", "admin-demo")
 
-CUSTOMERS = [("Jane Park", "jane@example.com"), ("Omar Diaz", "omar@example.com"), ("Li Wei", "li.wei@example.com"),
-             ("Ada Stone", "ada@example.com"), ("Sam Cole", "sam.cole@example.com")]
+CUSTOMERS = [
+    ("Jane Park", "jane@example.com"),
+    ("Omar Diaz", "omar@example.com"),
+    ("Li Wei", "li.wei@example.com"),
+    ("Ada Stone", "ada@example.com"),
+    ("Sam Cole", "sam.cole@example.com"),
+]
 
 
 def _confidence(rng: random.Random) -> float:
@@ -99,33 +147,54 @@ def proposal(rng: random.Random, seq: int) -> dict:
     kind = rng.choices(["email", "refund", "delete", "bulk", "trade", "pref"], weights=[5, 4, 1, 1, 1, 4])[0]
     entity = {"id": f"cust_{rng.randint(1, 500)}", "tags": ["vip"] if rng.random() < 0.1 else []}
     if kind == "email":
-        body = dict(action_type="send_email",
-                    payload={"to": email, "subject": f"About your order {order}",
-                             "body": f"Hi {name.split()[0]}, your order {order} has shipped."},
-                    summary=f"Email {name} that order {order} shipped", blast_radius=1)
+        body = dict(
+            action_type="send_email",
+            payload={
+                "to": email,
+                "subject": f"About your order {order}",
+                "body": f"Hi {name.split()[0]}, your order {order} has shipped.",
+            },
+            summary=f"Email {name} that order {order} shipped",
+            blast_radius=1,
+        )
     elif kind == "refund":
-        body = dict(action_type="issue_refund",
-                    payload={"order_id": order, "amount": amount, "currency": "USD", "reason": "damaged on arrival"},
-                    summary=f"Refund ${amount} to {name} for order {order}", blast_radius=1)
+        body = dict(
+            action_type="issue_refund",
+            payload={"order_id": order, "amount": amount, "currency": "USD", "reason": "damaged on arrival"},
+            summary=f"Refund ${amount} to {name} for order {order}",
+            blast_radius=1,
+        )
     elif kind == "delete":
         count = rng.choice([3, 40, 800, 25000])
-        body = dict(action_type="delete_records",
-                    payload={"table": "sessions", "filter": {"older_than_days": 90}, "count": count},
-                    summary=f"Delete {count} stale sessions older than 90 days", blast_radius=count)
+        body = dict(
+            action_type="delete_records",
+            payload={"table": "sessions", "filter": {"older_than_days": 90}, "count": count},
+            summary=f"Delete {count} stale sessions older than 90 days",
+            blast_radius=count,
+        )
     elif kind == "bulk":
         size = rng.choice([120, 4000, 52000])
-        body = dict(action_type="bulk_notify",
-                    payload={"segment": "trial_ending", "channel": "email", "message": "Your trial ends in 3 days."},
-                    summary=f"Notify {size} trial users that their trial ends soon", blast_radius=size)
+        body = dict(
+            action_type="bulk_notify",
+            payload={"segment": "trial_ending", "channel": "email", "message": "Your trial ends in 3 days."},
+            summary=f"Notify {size} trial users that their trial ends soon",
+            blast_radius=size,
+        )
     elif kind == "trade":
         qty = rng.choice([10, 100, 1000])
-        body = dict(action_type="execute_trade",
-                    payload={"symbol": rng.choice(["ACME", "GLOBX", "INIT"]), "side": "buy", "quantity": qty},
-                    summary=f"Buy {qty} shares to rebalance the treasury portfolio", blast_radius=1)
+        body = dict(
+            action_type="execute_trade",
+            payload={"symbol": rng.choice(["ACME", "GLOBX", "INIT"]), "side": "buy", "quantity": qty},
+            summary=f"Buy {qty} shares to rebalance the treasury portfolio",
+            blast_radius=1,
+        )
     else:
-        body = dict(action_type="update_preference",
-                    payload={"user_id": entity["id"], "key": "newsletter", "value": False},
-                    summary=f"Unsubscribe {name} from the newsletter", blast_radius=1)
+        body = dict(
+            action_type="update_preference",
+            payload={"user_id": entity["id"], "key": "newsletter", "value": False},
+            summary=f"Unsubscribe {name} from the newsletter",
+            blast_radius=1,
+        )
     body.update(
         reasoning=f"Ticket {seq}: the customer asked for this and policy allows it.",
         context={"user_request": body["summary"], "documents": [], "conversation": [], "tool_calls": []},

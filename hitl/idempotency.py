@@ -40,7 +40,9 @@ def key_claim(*, agent: Agent, key: str, body_hash: str) -> Claim:
     now = timezone.now()
     try:
         with transaction.atomic():
-            return Claim(key=IdempotencyKey.objects.create(agent=agent, key=key, request_hash=body_hash, created_at=now))
+            return Claim(
+                key=IdempotencyKey.objects.create(agent=agent, key=key, request_hash=body_hash, created_at=now)
+            )
     except IntegrityError:
         pass
     existing = IdempotencyKey.objects.filter(agent=agent, key=key).first()
@@ -55,7 +57,9 @@ def key_claim(*, agent: Agent, key: str, body_hash: str) -> Claim:
     if existing.response is not None:
         return Claim(replay=existing.response)
     stale = now - settings.HITL_IDEMPOTENCY_STALE_AFTER
-    if IdempotencyKey.objects.filter(pk=existing.pk, response__isnull=True, created_at__lt=stale).update(created_at=now):
+    if IdempotencyKey.objects.filter(pk=existing.pk, response__isnull=True, created_at__lt=stale).update(
+        created_at=now
+    ):
         existing.created_at = now
         return Claim(key=existing)
     raise Conflict(

@@ -3,7 +3,11 @@ import uuid
 
 from asgiref.sync import iscoroutinefunction, markcoroutinefunction
 from django.conf import settings
+from django.contrib.auth import middleware as auth
+from django.contrib.messages import middleware as messages
+from django.contrib.sessions import middleware as sessions
 from django.http import JsonResponse
+from django.middleware import common
 
 from .request_context import request_id
 
@@ -85,3 +89,47 @@ class ApiBodyLimitMiddleware:
 
     async def __acall__(self, request):
         return self._too_large(request) or await self.get_response(request)
+
+
+def _is_bearer(request) -> bool:
+    return request.headers.get("Authorization", "").startswith("Bearer ")
+
+
+class _Inline:
+    """Mixed in before a Django middleware whose hooks do no I/O: run them in the event loop.
+
+    Under ASGI, MiddlewareMixin sends every hook through a thread hop (sync_to_async), which
+    costs more than the hook itself; these wrappers keep Django's behaviour and drop the hops.
+    """
+
+    async def __acall__(self, request):
+        response = self.process_request(request) if hasattr(self, "process_request") else None
+        response = response or await self.get_response(request)
+        if hasattr(self, "process_response"):
+            response = self.process_response(request, response)
+        return response
+
+
+class _BrowserOnly:
+    """Mixed in before a session-family middleware: bearer-token API calls skip it entirely."""
+
+    def __call__(self, request):
+        if _is_bearer(request):
+            return self.get_response(request)
+        return super().__call__(request)
+
+
+class CommonMiddleware(_Inline, common.CommonMiddleware):
+    pass
+
+
+class SessionMiddleware(_BrowserOnly, sessions.SessionMiddleware):
+    pass
+
+
+class AuthenticationMiddleware(_BrowserOnly, auth.AuthenticationMiddleware):
+    pass
+
+
+class MessageMiddleware(_BrowserOnly, messages.MessageMiddleware):
+    pass

@@ -148,7 +148,9 @@ class Action(models.Model):
             models.Index(fields=["agent", "-created_at"], name="action_agent_recent"),
         ]
         constraints = [
-            models.CheckConstraint(condition=models.Q(confidence__gte=0, confidence__lte=1), name="action_confidence_0_1"),
+            models.CheckConstraint(
+                condition=models.Q(confidence__gte=0, confidence__lte=1), name="action_confidence_0_1"
+            ),
         ]
 
     def __str__(self):
@@ -171,6 +173,9 @@ class IdempotencyKey(models.Model):
 
     class Meta:
         constraints = [models.UniqueConstraint(fields=["agent", "key"], name="idempotency_agent_key")]
+
+    def __str__(self):
+        return f"{self.agent_id}:{self.key}"
 
 
 class AuditEvent(models.Model):

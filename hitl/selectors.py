@@ -1,4 +1,5 @@
 from .models import Action, ActionType, Agent, ApiToken
+from .policy import policy_snapshot
 from .tokens import token_hash
 
 
@@ -19,11 +20,12 @@ def token_principal(raw: str) -> ApiToken | None:
 
 
 def action_type_by_key(key: str) -> ActionType | None:
-    return ActionType.objects.filter(key=key, is_active=True).first()
+    """An active action type, from the cached policy (no query)."""
+    return policy_snapshot().action_types.get(key)
 
 
 def action_type_keys() -> list[str]:
-    return list(ActionType.objects.filter(is_active=True).values_list("key", flat=True))
+    return sorted(policy_snapshot().action_types)
 
 
 def _actions():

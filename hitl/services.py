@@ -32,7 +32,9 @@ def token_issue(*, agent: Agent | None = None, user=None, label: str = "", actor
         token = ApiToken.objects.create(
             agent=agent, user=user, prefix=token_prefix(raw), token_hash=token_hash(raw), label=label
         )
-        audit_record(event_type=Type.TOKEN_ISSUED, actor=actor, agent=agent, after={"token": token.prefix, "label": label})
+        audit_record(
+            event_type=Type.TOKEN_ISSUED, actor=actor, agent=agent, after={"token": token.prefix, "label": label}
+        )
     return raw
 
 
@@ -122,7 +124,9 @@ def action_submit(
     return action
 
 
-def action_transition(*, action_id, to_status: str, from_status: str = Status.PENDING, where=None, **changes) -> Action | None:
+def action_transition(
+    *, action_id, to_status: str, from_status: str = Status.PENDING, where=None, **changes
+) -> Action | None:
     """Move an action from `from_status` to `to_status` with one conditional UPDATE.
 
     Caller holds transaction.atomic and writes the audit event. Returns the updated action, or
@@ -154,11 +158,17 @@ def action_cancel(*, agent: Agent, action_id) -> Action:
                 agent=agent,
                 action_id=action_id,
                 conflict=lambda a: Conflict(
-                    f"Only a pending action can be cancelled; this one is {a.status}.", code="not_pending", status=a.status
+                    f"Only a pending action can be cancelled; this one is {a.status}.",
+                    code="not_pending",
+                    status=a.status,
                 ),
             )
         audit_record(
-            event_type=Type.CANCELLED, actor=agent, action=action, before={"status": Status.PENDING}, after={"status": action.status}
+            event_type=Type.CANCELLED,
+            actor=agent,
+            action=action,
+            before={"status": Status.PENDING},
+            after={"status": action.status},
         )
     return action
 
@@ -172,13 +182,21 @@ def action_outcome_report(*, agent: Agent, action_id, outcome: str, detail: dict
         if not rows:
             raise _missing_or_conflict(agent=agent, action_id=action_id, conflict=_outcome_conflict)
         action = Action.objects.select_related("action_type", "agent", "decided_by").get(pk=action_id)
-        audit_record(event_type=Type.OUTCOME_REPORTED, actor=agent, action=action, after={"outcome": outcome, "detail": detail})
+        audit_record(
+            event_type=Type.OUTCOME_REPORTED, actor=agent, action=action, after={"outcome": outcome, "detail": detail}
+        )
     return action
 
 
 def _outcome_conflict(action: Action) -> Conflict:
     if action.outcome:
-        return Conflict(f"The outcome was already reported: {action.outcome}.", code="outcome_already_reported", outcome=action.outcome)
+        return Conflict(
+            f"The outcome was already reported: {action.outcome}.",
+            code="outcome_already_reported",
+            outcome=action.outcome,
+        )
     return Conflict(
-        f"Only an approved action has an outcome; this one is {action.status}.", code="not_approved", status=action.status
+        f"Only an approved action has an outcome; this one is {action.status}.",
+        code="not_approved",
+        status=action.status,
     )

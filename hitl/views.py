@@ -27,7 +27,11 @@ def not_found(request, exception=None):
 def server_error(request):
     if request.path.startswith("/api/"):
         return JsonResponse(
-            {"error": "server_error", "message": "Something went wrong on our side; it has been logged.", "request_id": getattr(request, "id", "")},
+            {
+                "error": "server_error",
+                "message": "Something went wrong on our side; it has been logged.",
+                "request_id": getattr(request, "id", ""),
+            },
             status=500,
         )
     return defaults.server_error(request)

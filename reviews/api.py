@@ -17,7 +17,9 @@ from .services import VERBS, review_decide
 class DecisionIn(NoUnknownFieldsMixin, serializers.Serializer):
     decision = serializers.ChoiceField(choices=sorted(VERBS))
     payload = JSONObjectField(required=False, help_text="The edited payload; required for modify.")
-    comment = StrictCharField(required=False, allow_blank=True, max_length=5000, default="", help_text="Required for reject.")
+    comment = StrictCharField(
+        required=False, allow_blank=True, max_length=5000, default="", help_text="Required for reject."
+    )
 
 
 class DecisionView(APIView):

@@ -13,7 +13,8 @@ class ReviewerGroup(models.Model):
     name = models.CharField(max_length=100)
     kind = models.CharField(max_length=16, choices=Kind.choices)
     rank = models.PositiveSmallIntegerField(
-        default=0, help_text="Tier groups only: a higher rank also reviews the tiers below (team 1, lead 2, executive 3)."
+        default=0,
+        help_text="Tier groups only: a higher rank also reviews the tiers below (team 1, lead 2, executive 3).",
     )
     members = models.ManyToManyField(settings.AUTH_USER_MODEL, blank=True, related_name="reviewer_groups")
 

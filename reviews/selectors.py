@@ -14,7 +14,11 @@ def reviewer_may_decide(*, user, action: Action) -> bool:
     if groups.filter(key=action.reviewer_group).exists():
         return True
     needed_group = settings.HITL_TIER_GROUPS.get(action.route_tier)
-    needed_rank = ReviewerGroup.objects.filter(key=needed_group, kind=ReviewerGroup.Kind.TIER).values_list("rank", flat=True).first()
+    needed_rank = (
+        ReviewerGroup.objects.filter(key=needed_group, kind=ReviewerGroup.Kind.TIER)
+        .values_list("rank", flat=True)
+        .first()
+    )
     if needed_rank is None:
         return False
     my_rank = groups.filter(kind=ReviewerGroup.Kind.TIER).aggregate(top=Max("rank"))["top"]

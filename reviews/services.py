@@ -18,7 +18,9 @@ from .selectors import reviewer_may_decide
 VERBS = {"approve": Decision.APPROVED, "modify": Decision.MODIFIED, "reject": Decision.REJECTED}
 
 
-def review_decide(*, reviewer: AbstractBaseUser, action_id, decision: str, payload: dict | None = None, comment: str = ""):
+def review_decide(
+    *, reviewer: AbstractBaseUser, action_id, decision: str, payload: dict | None = None, comment: str = ""
+):
     """Approve, modify (with an edited payload) or reject a pending action. Returns the action.
 
     Raises NotFound when the reviewer may not see the action, Invalid for a bad edit or a reject
@@ -33,7 +35,9 @@ def review_decide(*, reviewer: AbstractBaseUser, action_id, decision: str, paylo
         raise Invalid("A rejection needs a reason.", fields={"comment": ["Say why the action is rejected."]})
     if verdict == Decision.MODIFIED:
         if not isinstance(payload, dict):
-            raise Invalid("A modification needs the edited payload.", fields={"payload": ["Send the edited payload object."]})
+            raise Invalid(
+                "A modification needs the edited payload.", fields={"payload": ["Send the edited payload object."]}
+            )
         errors = payload_errors(action.action_type.payload_schema, payload)
         if errors:
             raise Invalid("The edited payload does not fit the action type's schema.", fields={"payload": errors})
@@ -75,13 +79,17 @@ def _already_decided(action_id) -> Conflict:
     return Conflict(f"This action is already {current.status}.", code="already_decided", winner=won)
 
 
-def reviewer_create(*, username: str, password: str, group_keys: list[str], is_staff: bool = False, issue_token: bool = True):
+def reviewer_create(
+    *, username: str, password: str, group_keys: list[str], is_staff: bool = False, issue_token: bool = True
+):
     """Create (or update) a reviewer in the given groups; returns (user, raw API token or None)."""
     groups = list(ReviewerGroup.objects.filter(key__in=group_keys))
     missing = sorted(set(group_keys) - {group.key for group in groups})
     if missing:
         known = ", ".join(ReviewerGroup.objects.values_list("key", flat=True)) or "none yet"
-        raise Invalid(f"Unknown reviewer group(s): {', '.join(missing)}. Known groups: {known}.", fields={"groups": missing})
+        raise Invalid(
+            f"Unknown reviewer group(s): {', '.join(missing)}. Known groups: {known}.", fields={"groups": missing}
+        )
     with transaction.atomic():
         user, _ = get_user_model().objects.get_or_create(username=username)
         user.set_password(password)

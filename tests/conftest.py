@@ -1,9 +1,16 @@
 import pytest
 from rest_framework.test import APIClient
 
+from hitl.policy import policy_invalidate
 from hitl.services import agent_create, token_issue
 
 from .factories import ActionTypeFactory, ReviewerGroupFactory, UserFactory
+
+
+@pytest.fixture(autouse=True)
+def fresh_policy():
+    """Each test starts from the database, not a policy cached by an earlier (rolled back) test."""
+    policy_invalidate()
 
 
 def submit_body(**overrides):

@@ -7,7 +7,11 @@ from reviews.models import ReviewerGroup
 EMAIL_SCHEMA = {
     "type": "object",
     "required": ["to", "subject"],
-    "properties": {"to": {"type": "string", "format": "email"}, "subject": {"type": "string"}, "body": {"type": "string"}},
+    "properties": {
+        "to": {"type": "string", "format": "email"},
+        "subject": {"type": "string"},
+        "body": {"type": "string"},
+    },
     "additionalProperties": False,
 }
 

@@ -1,3 +1,5 @@
+from drf_spectacular.extensions import OpenApiAuthenticationExtension
+from drf_spectacular.plumbing import build_bearer_security_scheme_object
 from rest_framework import authentication, exceptions, permissions
 
 from ..models import Agent
@@ -38,3 +40,13 @@ class IsReviewer(permissions.BasePermission):
     def has_permission(self, request, view):
         user = request.user
         return user is not None and not isinstance(user, Agent) and user.is_authenticated
+
+
+class BearerTokenScheme(OpenApiAuthenticationExtension):
+    """Tells the OpenAPI schema (and the docs' Authorize button) about bearer tokens."""
+
+    target_class = BearerTokenAuthentication
+    name = "bearerAuth"
+
+    def get_security_definition(self, auto_schema):
+        return build_bearer_security_scheme_object(header_name="Authorization", token_prefix="Bearer")

@@ -13,7 +13,7 @@ from ..errors import Invalid, NotFound
 from ..selectors import action_aget_for_agent
 from ..states import Status
 from .auth import IsAgent
-from .serializers import ActionOutcomeIn, ActionOut, ActionSubmitIn, ErrorOut
+from .serializers import ActionOut, ActionOutcomeIn, ActionSubmitIn, ErrorOut
 
 ERRORS = {400: ErrorOut, 401: ErrorOut, 404: ErrorOut, 409: ErrorOut}
 IDEMPOTENCY_KEY = OpenApiParameter(
@@ -104,14 +104,21 @@ def _wait_seconds(raw) -> int:
         return 0
     limit = settings.HITL_LONG_POLL_MAX_SECONDS
     if not raw.isdigit() or int(raw) > limit:
-        raise Invalid("wait is out of range.", fields={"wait": [f"Must be a whole number of seconds from 0 to {limit}."]})
+        raise Invalid(
+            "wait is out of range.", fields={"wait": [f"Must be a whole number of seconds from 0 to {limit}."]}
+        )
     return int(raw)
 
 
 class ActionCancelView(APIView):
     permission_classes = [IsAgent]
 
-    @extend_schema(operation_id="actions_cancel", request=None, responses={200: ActionOut, **ERRORS}, summary="Withdraw a pending action")
+    @extend_schema(
+        operation_id="actions_cancel",
+        request=None,
+        responses={200: ActionOut, **ERRORS},
+        summary="Withdraw a pending action",
+    )
     def post(self, request, action_id):
         action = services.action_cancel(agent=request.user, action_id=action_id)
         return Response(ActionOut(action).data)

@@ -38,17 +38,19 @@ INSTALLED_APPS = [
     "calibration",
 ]
 
-# Every middleware here is async-capable, so the long-poll view never pins a thread.
+# Every middleware here is async-capable, so the long-poll view never pins a thread. The
+# session-family middleware comes wrapped (hitl.middleware) so that bearer-token API calls skip
+# it and its thread hops; security, CSRF and framing stay Django's own, as deploy checks expect.
 MIDDLEWARE = [
     "django.middleware.security.SecurityMiddleware",
     "servestatic.middleware.ServeStaticMiddleware",
     "hitl.middleware.RequestIdMiddleware",
     "hitl.middleware.ApiBodyLimitMiddleware",
-    "django.contrib.sessions.middleware.SessionMiddleware",
-    "django.middleware.common.CommonMiddleware",
+    "hitl.middleware.SessionMiddleware",
+    "hitl.middleware.CommonMiddleware",
     "django.middleware.csrf.CsrfViewMiddleware",
-    "django.contrib.auth.middleware.AuthenticationMiddleware",
-    "django.contrib.messages.middleware.MessageMiddleware",
+    "hitl.middleware.AuthenticationMiddleware",
+    "hitl.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
     "django_htmx.middleware.HtmxMiddleware",
 ]
@@ -82,12 +84,20 @@ def database_config(url):
             "init_command": "PRAGMA journal_mode=WAL; PRAGMA synchronous=NORMAL;",
         }
     else:
-        config["CONN_MAX_AGE"] = env.int("CONN_MAX_AGE", default=60)
-        config["CONN_HEALTH_CHECKS"] = True
+        # Under ASGI each request runs its sync code on a fresh thread, so per-thread persistent
+        # connections would leak; a psycopg pool per process reuses them instead.
+        config["CONN_MAX_AGE"] = 0
+        config["OPTIONS"] = {
+            "pool": {"min_size": 1, "max_size": env.int("DB_POOL_MAX_SIZE", default=10), "timeout": 10},
+        }
     return config
 
 
-DATABASES = {"default": database_config(env("DATABASE_URL", default="") or f"sqlite:///{DATA_DIR / 'hitl.sqlite3'}")}
+DATABASE_URL = env("DATABASE_URL", default="")
+if not DATABASE_URL:  # the embedded default keeps its SQLite file (and Redis socket) in the data directory
+    DATA_DIR.mkdir(parents=True, exist_ok=True)
+    DATABASE_URL = f"sqlite:///{DATA_DIR / 'hitl.sqlite3'}"
+DATABASES = {"default": database_config(DATABASE_URL)}
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 
 # Redis carries the Celery broker and the Channels layer. Without REDIS_URL the embedded
@@ -134,7 +144,7 @@ USE_I18N = True
 USE_TZ = True
 
 STATIC_URL = "static/"
-STATIC_ROOT = BASE_DIR / "staticfiles"
+STATIC_ROOT = Path(env("STATIC_ROOT", default=str(BASE_DIR / "staticfiles")))
 STATICFILES_DIRS = [BASE_DIR / "static"]
 
 REST_FRAMEWORK = {
@@ -164,6 +174,8 @@ HITL_IDEMPOTENCY_TTL = timedelta(hours=env.int("HITL_IDEMPOTENCY_TTL_HOURS", def
 # A key left "in flight" this long by a crashed request may be taken over by a retry.
 HITL_IDEMPOTENCY_STALE_AFTER = timedelta(seconds=60)
 HITL_LONG_POLL_MAX_SECONDS = 60
+# How stale a process's cached policy (action types, thresholds) may get before it reloads.
+HITL_POLICY_MAX_AGE = env.float("HITL_POLICY_MAX_AGE", default=2.0)
 HITL_TIER_SLAS = {"tier1": timedelta(hours=4), "tier2": timedelta(hours=1), "tier3": timedelta(minutes=15)}
 HITL_TIER_GROUPS = {"tier1": "team", "tier2": "lead", "tier3": "executive"}
 

@@ -5,7 +5,6 @@ from django.db import migrations, models
 
 
 class Migration(migrations.Migration):
-
     initial = True
 
     dependencies = [
@@ -14,17 +13,34 @@ class Migration(migrations.Migration):
 
     operations = [
         migrations.CreateModel(
-            name='ReviewerGroup',
+            name="ReviewerGroup",
             fields=[
-                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
-                ('key', models.SlugField(help_text='The name routes and action types refer to.', max_length=64, unique=True)),
-                ('name', models.CharField(max_length=100)),
-                ('kind', models.CharField(choices=[('tier', 'Tier (seniority)'), ('expertise', 'Expertise')], max_length=16)),
-                ('rank', models.PositiveSmallIntegerField(default=0, help_text='Tier groups only: a higher rank also reviews the tiers below (team 1, lead 2, executive 3).')),
-                ('members', models.ManyToManyField(blank=True, related_name='reviewer_groups', to=settings.AUTH_USER_MODEL)),
+                ("id", models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name="ID")),
+                (
+                    "key",
+                    models.SlugField(
+                        help_text="The name routes and action types refer to.", max_length=64, unique=True
+                    ),
+                ),
+                ("name", models.CharField(max_length=100)),
+                (
+                    "kind",
+                    models.CharField(choices=[("tier", "Tier (seniority)"), ("expertise", "Expertise")], max_length=16),
+                ),
+                (
+                    "rank",
+                    models.PositiveSmallIntegerField(
+                        default=0,
+                        help_text="Tier groups only: a higher rank also reviews the tiers below (team 1, lead 2, executive 3).",
+                    ),
+                ),
+                (
+                    "members",
+                    models.ManyToManyField(blank=True, related_name="reviewer_groups", to=settings.AUTH_USER_MODEL),
+                ),
             ],
             options={
-                'ordering': ['kind', 'rank', 'key'],
+                "ordering": ["kind", "rank", "key"],
             },
         ),
     ]

@@ -40,7 +40,12 @@ BAD_BODIES = [
     ("callback_url with another scheme", submit_body(callback_url="ftp://agent.example.com/cb"), "callback_url", "URL"),
     ("unknown top-level field", submit_body(confidance=0.9), "confidance", "Unknown field"),
     ("payload fails the schema", submit_body(payload={"to": "not-an-email", "subject": "hi"}), "payload", "$.to"),
-    ("payload misses a required key", submit_body(payload={"to": "a@example.com"}), "payload", "'subject' is a required"),
+    (
+        "payload misses a required key",
+        submit_body(payload={"to": "a@example.com"}),
+        "payload",
+        "'subject' is a required",
+    ),
 ]
 
 

@@ -23,7 +23,9 @@ def scene():
     ReviewerGroupFactory(key="team").members.add(reviewer)
 
     def new_action():
-        return action_submit(agent=agent, action_type=action_type, payload={"to": "a@example.com"}, summary="s", confidence=0.9)
+        return action_submit(
+            agent=agent, action_type=action_type, payload={"to": "a@example.com"}, summary="s", confidence=0.9
+        )
 
     return token, reviewer, new_action
 

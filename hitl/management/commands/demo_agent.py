@@ -29,7 +29,9 @@ class Command(BaseCommand):
             sent = 0
             while not count or sent < count:
                 sent += 1
-                response = self._send(client, "POST", "/api/v1/actions", json=demo.proposal(rng, sent), key=f"demo-{sent}-{token[-6:]}")
+                response = self._send(
+                    client, "POST", "/api/v1/actions", json=demo.proposal(rng, sent), key=f"demo-{sent}-{token[-6:]}"
+                )
                 if response is not None and response.status_code in (200, 201):
                     body = response.json()
                     self.stdout.write(f"submitted {body['action_type']:<18} {body['status']:<8} {body['summary']}")
@@ -77,7 +79,9 @@ class Command(BaseCommand):
                 continue
             status = response.json()["status"]
             if status == "approved":
-                self._send(client, "POST", f"/api/v1/actions/{action_id}/outcome", json={"outcome": "executed", "detail": {}})
+                self._send(
+                    client, "POST", f"/api/v1/actions/{action_id}/outcome", json={"outcome": "executed", "detail": {}}
+                )
             elif status == "pending":
                 still.append(action_id)
         return still

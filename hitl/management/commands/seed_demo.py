@@ -18,14 +18,18 @@ class Command(BaseCommand):
             for fields in demo.GROUPS:
                 ReviewerGroup.objects.update_or_create(key=fields["key"], defaults=fields)
             for username, password, groups, staff in demo.USERS:
-                reviewer_create(username=username, password=password, group_keys=groups, is_staff=staff, issue_token=False)
+                reviewer_create(
+                    username=username, password=password, group_keys=groups, is_staff=staff, issue_token=False
+                )
             User = get_user_model()
             admin_name, admin_password = demo.ADMIN
             admin = User.objects.filter(username=admin_name).first() or User(username=admin_name)
             admin.is_staff = admin.is_superuser = True
             admin.set_password(admin_password)
             admin.save()
-        self.stdout.write(f"Demo data ready: {len(demo.ACTION_TYPES)} action types, {len(demo.GROUPS)} reviewer groups.")
+        self.stdout.write(
+            f"Demo data ready: {len(demo.ACTION_TYPES)} action types, {len(demo.GROUPS)} reviewer groups."
+        )
         self.stdout.write("Logins (demo only):")
         self.stdout.write(f"  {admin_name:<8} {admin_password:<14} superuser (Django admin)")
         for username, password, groups, _ in demo.USERS:

@@ -18,5 +18,7 @@ class Command(BaseCommand):
             user, raw = reviewer_create(username=username, password=password, group_keys=keys)
         except Invalid as exc:
             raise CommandError(exc.message) from exc
-        self.stderr.write(f"Reviewer '{user.username}' is in: {', '.join(keys)}. API token follows; it is not shown again.")
+        self.stderr.write(
+            f"Reviewer '{user.username}' is in: {', '.join(keys)}. API token follows; it is not shown again."
+        )
         self.stdout.write(raw)

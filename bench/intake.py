@@ -1,0 +1,151 @@
+"""Intake throughput: POST /api/v1/actions against a bare single-INSERT view, same server, same client.
+
+Serves the app with the production server settings (uvicorn, WEB_CONCURRENCY workers) on loopback
+against PostgreSQL, drives both endpoints with the same concurrent client in alternating rounds,
+and prints the median rates and their ratio. Goal: intake >= 0.5 x bare.
+
+    make bench            # or: .venv/bin/python bench/intake.py --requests 2000 --rounds 5
+"""
+
+import argparse
+import json
+import os
+import random
+import secrets
+import signal
+import socket
+import statistics
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import httpx
+import psycopg
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))
+
+from bench.loadgen import Request, run_load  # noqa: E402
+from hitl import demo  # noqa: E402
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def prepare(env, admin_url: str, db_name: str) -> str:
+    """A fresh database, migrated and seeded; returns an agent token."""
+    with psycopg.connect(admin_url, autocommit=True) as conn:
+        conn.execute(f'DROP DATABASE IF EXISTS "{db_name}" WITH (FORCE)')
+        conn.execute(f'CREATE DATABASE "{db_name}"')
+
+    def run(*args):
+        return subprocess.run(
+            [sys.executable, "manage.py", *args], cwd=ROOT, env=env, check=True, capture_output=True, text=True
+        )
+
+    run("migrate", "--noinput")
+    run("seed_demo")
+    with psycopg.connect(env["DATABASE_URL"], autocommit=True) as conn:
+        conn.execute("CREATE TABLE bench_bare (id bigserial PRIMARY KEY, body jsonb NOT NULL)")
+    return run("create_agent", "bench-bot").stdout.strip().splitlines()[-1]
+
+
+def drive(port: int, path: str, bodies: list[bytes], token: str, concurrency: int, keyed: bool) -> float:
+    """Send every body once with `concurrency` requests in flight; return requests per second."""
+    requests = [
+        Request(
+            "POST",
+            path,
+            body,
+            {
+                "Content-Type": "application/json",
+                "Authorization": f"Bearer {token}",  # the bare view ignores it; both take the same middleware path
+                **({"Idempotency-Key": f"{secrets.token_hex(8)}-{i}"} if keyed else {}),
+            },
+        )
+        for i, body in enumerate(bodies)
+    ]
+    rate, _ = run_load("127.0.0.1", port, requests, concurrency, check=lambda status: status == 201)
+    return rate
+
+
+def main():
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--requests", type=int, default=1500, help="requests per endpoint per round")
+    parser.add_argument("--rounds", type=int, default=5)
+    parser.add_argument("--concurrency", type=int, default=32)
+    parser.add_argument("--workers", type=int, default=int(os.environ.get("WEB_CONCURRENCY", 2)))
+    args = parser.parse_args()
+
+    admin_url = os.environ.get("BENCH_ADMIN_DATABASE_URL", "postgresql://postgres@127.0.0.1:5432/postgres")
+    db_name = "hitl_bench"
+    env = {
+        **os.environ,
+        "DJANGO_SETTINGS_MODULE": "bench.settings",
+        "SECRET_KEY": secrets.token_urlsafe(50),
+        "DATABASE_URL": f"postgres://postgres@127.0.0.1:5432/{db_name}",
+        "REDIS_URL": os.environ.get("REDIS_URL", "redis://127.0.0.1:6379/0"),
+        "PYTHONPATH": str(ROOT),
+    }
+    token = prepare(env, admin_url, db_name)
+    port = free_port()
+    server = subprocess.Popen(
+        [
+            sys.executable,
+            "-m",
+            "uvicorn",
+            "hitl.asgi:application",
+            "--host",
+            "127.0.0.1",
+            "--port",
+            str(port),
+            "--workers",
+            str(args.workers),
+            "--no-access-log",
+            "--log-level",
+            "warning",
+        ],
+        cwd=ROOT,
+        env=env,
+        start_new_session=True,
+    )
+    base = f"http://127.0.0.1:{port}"
+    try:
+        for _ in range(200):
+            try:
+                httpx.get(f"{base}/healthz")
+                break
+            except httpx.HTTPError:
+                time.sleep(0.1)
+        rng = random.Random(7)
+        bodies = [json.dumps(demo.proposal(rng, i)).encode() for i in range(args.requests)]
+        drive(port, "/bench/bare", bodies[:200], token, args.concurrency, False)  # warm-up
+        drive(port, "/api/v1/actions", bodies[:200], token, args.concurrency, True)
+        bare, intake = [], []
+        for round_ in range(args.rounds):
+            bare.append(drive(port, "/bench/bare", bodies, token, args.concurrency, False))
+            intake.append(drive(port, "/api/v1/actions", bodies, token, args.concurrency, True))
+            print(
+                f"round {round_ + 1}: bare {bare[-1]:7.0f} req/s   intake {intake[-1]:7.0f} req/s   "
+                f"ratio {intake[-1] / bare[-1]:.2f}",
+                flush=True,
+            )
+    finally:
+        os.killpg(server.pid, signal.SIGTERM)
+        server.wait(timeout=30)
+    ratios = [i / b for i, b in zip(intake, bare, strict=True)]
+    print(f"\nbare single-INSERT view: median {statistics.median(bare):.0f} req/s")
+    print(f"POST /api/v1/actions:    median {statistics.median(intake):.0f} req/s (with Idempotency-Key)")
+    print(f"ratio intake/bare:       median {statistics.median(ratios):.2f}  (goal >= 0.50)")
+    print(
+        f"setup: uvicorn --workers {args.workers}, {args.concurrency} concurrent clients, "
+        f"{args.requests} requests per endpoint per round, {args.rounds} rounds, PostgreSQL"
+    )
+
+
+if __name__ == "__main__":
+    main()
