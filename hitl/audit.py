@@ -20,8 +20,17 @@ def actor_of(principal) -> tuple[str, str]:
     return Actor.REVIEWER, principal.get_username()
 
 
-def audit_record(*, event_type: str, actor=None, action=None, agent=None, **fields) -> AuditEvent:
-    """Insert one event. `actor` is an Agent, a User or None (system); `fields` are AuditEvent columns."""
+def audit_record(**event) -> AuditEvent:
+    """Insert one event (see audit_event) in the caller's transaction."""
+    record = audit_event(**event)
+    record.save(force_insert=True)
+    return record
+
+
+def audit_event(*, event_type: str, actor=None, action=None, agent=None, **fields) -> AuditEvent:
+    """Build one unsaved event. `actor` is an Agent, a User or None (system); `fields` are AuditEvent
+    columns. Save it with the change it records, in one transaction (audit_record, or
+    hitl.db.insert_together for a new action)."""
     actor_type, actor_label = actor_of(actor)
     if actor_type == Actor.REVIEWER:
         fields.setdefault("reviewer", actor)
@@ -30,7 +39,7 @@ def audit_record(*, event_type: str, actor=None, action=None, agent=None, **fiel
         fields.setdefault("agent_confidence", action.confidence)
         fields.setdefault("routing_tier", action.route_tier)
         agent = agent or action.agent
-    return AuditEvent.objects.create(
+    return AuditEvent(
         created_at=timezone.now(),
         event_type=event_type,
         actor_type=fields.pop("actor_type", actor_type),

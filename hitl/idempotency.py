@@ -1,7 +1,11 @@
 """Idempotency-Key handling for submits: replay the first response, refuse reuse and races.
 
-claim → (work in a transaction that calls complete) | release on failure. A key whose work
-crashed stays "in flight" until HITL_IDEMPOTENCY_STALE_AFTER, then a retry may take it over.
+The view prepares the action (its id and the response it will give are known before any
+write), claims the key with that response in one autocommitted INSERT, then creates the action.
+While the key's action does not exist yet the key is in flight: a duplicate gets 409. Once it
+exists, a retry with the same body gets the stored response (200); another body gets 422. A
+failed request releases its key; a key left behind by a crash is taken over after
+HITL_IDEMPOTENCY_STALE_AFTER.
 """
 
 import hashlib
@@ -10,7 +14,7 @@ import re
 from dataclasses import dataclass
 
 from django.conf import settings
-from django.db import IntegrityError, transaction
+from django.db import connection
 from django.utils import timezone
 
 from .errors import Conflict, Invalid, Unprocessable
@@ -24,27 +28,32 @@ def request_hash(body) -> str:
     return hashlib.sha256(json.dumps(body, sort_keys=True, separators=(",", ":")).encode()).hexdigest()
 
 
+def key_check(key: str) -> None:
+    if not _KEY.match(key):
+        raise Invalid(
+            "The Idempotency-Key header is not valid.",
+            fields={"Idempotency-Key": ["Use 1 to 255 printable ASCII characters without spaces."]},
+        )
+
+
 @dataclass
 class Claim:
     key: IdempotencyKey | None = None
     replay: dict | None = None
 
 
-def key_claim(*, agent: Agent, key: str, body_hash: str) -> Claim:
-    """Reserve `key` for this request, or return the response to replay. Raises on reuse or a race."""
-    if not _KEY.match(key):
-        raise Invalid(
-            "The Idempotency-Key header is not valid.",
-            fields={"Idempotency-Key": ["Use 1 to 255 printable ASCII characters without spaces."]},
-        )
+def key_claim(*, agent: Agent, key: str, body_hash: str, action_id, response: dict) -> Claim:
+    """Reserve `key` for the action about to be created, or return the response to replay.
+
+    Raises Unprocessable when the key was used with another body, Conflict while it is in flight.
+    """
+    key_check(key)
     now = timezone.now()
-    try:
-        with transaction.atomic():
-            return Claim(
-                key=IdempotencyKey.objects.create(agent=agent, key=key, request_hash=body_hash, created_at=now)
-            )
-    except IntegrityError:
-        pass
+    claimed = _insert_if_absent(
+        agent_id=agent.pk, key=key, body_hash=body_hash, action_id=action_id, response=response, now=now
+    )
+    if claimed is not None:
+        return Claim(key=claimed)
     existing = IdempotencyKey.objects.filter(agent=agent, key=key).first()
     if existing is None:  # the first request failed and released the key a moment ago
         raise Conflict("A request with this Idempotency-Key just failed; retry.", code="idempotency_key_in_flight")
@@ -54,26 +63,51 @@ def key_claim(*, agent: Agent, key: str, body_hash: str) -> Claim:
             code="idempotency_key_reused",
             fields={"Idempotency-Key": ["Already used with another body; use a new key for a new action."]},
         )
-    if existing.response is not None:
+    if Action.objects.filter(pk=existing.action_id).exists():
         return Claim(replay=existing.response)
     stale = now - settings.HITL_IDEMPOTENCY_STALE_AFTER
-    if IdempotencyKey.objects.filter(pk=existing.pk, response__isnull=True, created_at__lt=stale).update(
-        created_at=now
-    ):
-        existing.created_at = now
+    taken_over = IdempotencyKey.objects.filter(pk=existing.pk, action_id=existing.action_id, created_at__lt=stale)
+    if taken_over.update(created_at=now, action_id=action_id, response=response):
         return Claim(key=existing)
     raise Conflict(
         "A request with this Idempotency-Key is still being processed; retry shortly.", code="idempotency_key_in_flight"
     )
 
 
-def key_complete(*, key: IdempotencyKey, action: Action, response: dict) -> None:
-    """Record the first response. Caller holds the transaction that created `action`."""
-    IdempotencyKey.objects.filter(pk=key.pk).update(action=action, response=response)
+def _insert_if_absent(*, agent_id, key, body_hash, action_id, response, now) -> IdempotencyKey | None:
+    """One autocommitted INSERT … ON CONFLICT DO NOTHING: the key row, or None if the key exists.
+
+    Raw SQL because the ORM can neither tell whether an ignored-conflict insert happened nor
+    insert outside a transaction (which would add BEGIN and COMMIT round trips to every submit).
+    """
+    meta = IdempotencyKey._meta
+    values = {
+        "agent": agent_id,
+        "key": key,
+        "request_hash": body_hash,
+        "action_id": action_id,
+        "response": response,
+        "created_at": now,
+    }
+    fields = [meta.get_field(name) for name in values]
+    columns = ", ".join(connection.ops.quote_name(field.column) for field in fields)
+    params = [field.get_db_prep_save(values[field.name], connection) for field in fields]
+    placeholders = ", ".join(["%s"] * len(fields))
+    with connection.cursor() as cursor:
+        cursor.execute(
+            f"INSERT INTO {connection.ops.quote_name(meta.db_table)} ({columns}) VALUES ({placeholders}) "
+            "ON CONFLICT (agent_id, key) DO NOTHING RETURNING id",
+            params,
+        )
+        row = cursor.fetchone()
+    if row is None:
+        return None
+    return IdempotencyKey(pk=row[0], agent_id=agent_id, key=key, request_hash=body_hash, created_at=now)
 
 
 def key_release(*, key: IdempotencyKey) -> None:
-    IdempotencyKey.objects.filter(pk=key.pk, response__isnull=True).delete()
+    """Forget a key whose request failed, so that a retry may use it."""
+    IdempotencyKey.objects.filter(pk=key.pk).delete()
 
 
 def keys_purge() -> int:

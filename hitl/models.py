@@ -4,6 +4,7 @@ import uuid
 from django.conf import settings
 from django.core.validators import MaxValueValidator, MinValueValidator
 from django.db import models
+from django.utils import timezone
 
 from .states import Decision, Outcome, Status
 
@@ -103,7 +104,8 @@ class Action(models.Model):
     """One proposed action. Its status changes only through hitl.services (see hitl.states)."""
 
     id = models.UUIDField(primary_key=True, default=uuid.uuid4, editable=False)
-    agent = models.ForeignKey(Agent, on_delete=models.PROTECT, related_name="actions")
+    # Indexed by action_agent_recent below.
+    agent = models.ForeignKey(Agent, on_delete=models.PROTECT, related_name="actions", db_index=False)
     action_type = models.ForeignKey(ActionType, on_delete=models.PROTECT, related_name="actions")
     payload = models.JSONField()
     summary = models.CharField(max_length=500)
@@ -139,8 +141,8 @@ class Action(models.Model):
     outcome_detail = models.JSONField(null=True, blank=True)
     outcome_at = models.DateTimeField(null=True, blank=True)
 
-    created_at = models.DateTimeField(auto_now_add=True)
-    updated_at = models.DateTimeField(auto_now=True)
+    created_at = models.DateTimeField(default=timezone.now)
+    updated_at = models.DateTimeField(default=timezone.now, help_text="Set by every state change.")
 
     class Meta:
         indexes = [
@@ -160,15 +162,16 @@ class Action(models.Model):
 class IdempotencyKey(models.Model):
     """What an agent's Idempotency-Key bought: the request's hash and the first response.
 
-    A key is inserted `in_flight` before the work and completed with the response in the same
-    transaction as the action, so concurrent duplicates see 409 and later retries replay.
+    The key row is inserted (with the response the request will give) before the action's
+    transaction; until that action exists the key is in flight, so a concurrent duplicate gets
+    409 and a later retry replays the response.
     """
 
-    agent = models.ForeignKey(Agent, on_delete=models.CASCADE, related_name="+")
+    agent = models.ForeignKey(Agent, on_delete=models.CASCADE, related_name="+", db_index=False)  # see unique
     key = models.CharField(max_length=255)
     request_hash = models.CharField(max_length=64)
-    action = models.ForeignKey(Action, null=True, blank=True, on_delete=models.CASCADE, related_name="+")
-    response = models.JSONField(null=True, blank=True)
+    action_id = models.UUIDField(help_text="The action this key created, once its transaction commits.")
+    response = models.JSONField(help_text="The first response, replayed to retries once the action exists.")
     created_at = models.DateTimeField(db_index=True)
 
     class Meta:
@@ -202,7 +205,10 @@ class AuditEvent(models.Model):
     actor_type = models.CharField(max_length=16, choices=Actor.choices)
     actor_label = models.CharField(max_length=150, blank=True)
     request_id = models.CharField(max_length=64, blank=True)
-    action = models.ForeignKey(Action, null=True, blank=True, on_delete=models.PROTECT, related_name="audit_events")
+    # Indexed by audit_action_id below.
+    action = models.ForeignKey(
+        Action, null=True, blank=True, on_delete=models.PROTECT, related_name="audit_events", db_index=False
+    )
     agent = models.ForeignKey(Agent, null=True, blank=True, on_delete=models.PROTECT, related_name="+")
     reviewer = models.ForeignKey(
         settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.PROTECT, related_name="+"

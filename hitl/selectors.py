@@ -1,22 +1,44 @@
+import time
+
+from django.conf import settings
+
 from .models import Action, ActionType, Agent, ApiToken
 from .policy import policy_snapshot
 from .tokens import token_hash
 
+_token_cache: dict[str, tuple[float, ApiToken]] = {}
+_TOKEN_CACHE_LIMIT = 10_000
+
 
 def token_principal(raw: str) -> ApiToken | None:
-    """The live token for `raw` with its agent or user loaded, or None (unknown, revoked, inactive)."""
-    token = (
-        ApiToken.objects.select_related("agent", "user")
-        .filter(token_hash=token_hash(raw), revoked_at__isnull=True)
-        .first()
-    )
-    if token is None:
+    """The live token for `raw` with its agent or user loaded, or None (unknown, revoked, inactive).
+
+    A live token is remembered for HITL_AUTH_CACHE_SECONDS, so steady traffic costs no query per
+    request; revoking through hitl.services forgets it in this process at once, and every other
+    process stops accepting it within that many seconds.
+    """
+    digest = token_hash(raw)
+    now = time.monotonic()
+    cached = _token_cache.get(digest)
+    if cached is not None and now - cached[0] < settings.HITL_AUTH_CACHE_SECONDS:
+        return cached[1]
+    token = ApiToken.objects.select_related("agent", "user").filter(token_hash=digest, revoked_at__isnull=True).first()
+    owner = None if token is None else (token.agent or token.user)
+    if owner is None or not owner.is_active:
+        _token_cache.pop(digest, None)
         return None
-    if token.agent is not None and not token.agent.is_active:
-        return None
-    if token.user is not None and not token.user.is_active:
-        return None
+    if len(_token_cache) >= _TOKEN_CACHE_LIMIT:
+        _token_cache.clear()
+    _token_cache[digest] = (now, token)
     return token
+
+
+def token_forget(digest: str | None = None) -> None:
+    """Drop one cached token (by hash), or all of them."""
+    if digest is None:
+        _token_cache.clear()
+    else:
+        _token_cache.pop(digest, None)
 
 
 def action_type_by_key(key: str) -> ActionType | None:

@@ -1,5 +1,6 @@
 """Writes of the core domain: agents and tokens, submitting actions and moving them through states."""
 
+import uuid
 from collections.abc import Callable
 
 from django.conf import settings
@@ -8,10 +9,12 @@ from django.db.models import F
 from django.utils import timezone
 
 from . import routing, wakeups
-from .audit import Type, audit_record
+from .audit import Type, audit_event, audit_record
+from .db import insert_together
 from .errors import Conflict, NotFound
 from .models import Action, ActionType, Agent, ApiToken
 from .policy import policy_current
+from .selectors import token_forget
 from .states import Decision, Outcome, Status, check_transition
 from .tokens import token_generate, token_hash, token_prefix
 
@@ -41,10 +44,11 @@ def token_issue(*, agent: Agent | None = None, user=None, label: str = "", actor
 def token_revoke(*, token: ApiToken, actor=None) -> None:
     with transaction.atomic():
         if ApiToken.objects.filter(pk=token.pk, revoked_at__isnull=True).update(revoked_at=timezone.now()):
+            token_forget(token.token_hash)  # harmless if this rolls back: the next use re-reads
             audit_record(event_type=Type.TOKEN_REVOKED, actor=actor, agent=token.agent, after={"token": token.prefix})
 
 
-def action_submit(
+def action_prepare(
     *,
     agent: Agent,
     action_type: ActionType,
@@ -59,13 +63,8 @@ def action_submit(
     entity: dict | None = None,
     task_id: str = "",
     callback_url: str = "",
-    on_created: Callable[[Action], None] | None = None,
 ) -> Action:
-    """Route and store one proposed action with its audit event, in one transaction.
-
-    `on_created(action)` runs inside that transaction (the API uses it to record the idempotent
-    response). Input is already validated by the caller.
-    """
+    """Route one proposed action and build its row, unsaved (no query). Input is already validated."""
     irreversible = action_type.irreversible if irreversible is None else irreversible
     compliance_risk = action_type.compliance_sensitive if compliance_risk is None else compliance_risk
     entity = entity or {}
@@ -86,6 +85,7 @@ def action_submit(
     now = timezone.now()
     waits = route.pattern == routing.PRE_ACTION
     action = Action(
+        id=uuid.uuid4(),
         agent=agent,
         action_type=action_type,
         payload=payload,
@@ -108,20 +108,28 @@ def action_submit(
         policy_version=route.policy_version,
         due_at=now + settings.HITL_TIER_SLAS[route.tier] if waits else None,
         created_at=now,
+        updated_at=now,
     )
     if not waits:
         action.decision, action.decided_at, action.final_payload = Decision.APPROVED, now, payload
-    with transaction.atomic():
-        action.save(force_insert=True)
-        audit_record(
-            event_type=Type.SUBMITTED,
-            actor=agent,
-            action=action,
-            after={"status": action.status, "route": route.pattern, "tier": action.route_tier},
-        )
-        if on_created is not None:
-            on_created(action)
     return action
+
+
+def action_create(*, action: Action) -> Action:
+    """Store a prepared action with its audit event, atomically and in one round trip."""
+    submitted = audit_event(
+        event_type=Type.SUBMITTED,
+        actor=action.agent,
+        action=action,
+        after={"status": action.status, "route": action.route_pattern, "tier": action.route_tier},
+    )
+    insert_together(action, submitted)
+    return action
+
+
+def action_submit(**fields) -> Action:
+    """Route and store one proposed action (action_prepare, then action_create)."""
+    return action_create(action=action_prepare(**fields))
 
 
 def action_transition(

@@ -2,15 +2,17 @@ import pytest
 from rest_framework.test import APIClient
 
 from hitl.policy import policy_invalidate
+from hitl.selectors import token_forget
 from hitl.services import agent_create, token_issue
 
 from .factories import ActionTypeFactory, ReviewerGroupFactory, UserFactory
 
 
 @pytest.fixture(autouse=True)
-def fresh_policy():
-    """Each test starts from the database, not a policy cached by an earlier (rolled back) test."""
+def fresh_caches():
+    """Each test starts from the database, not a policy or token cached by an earlier test."""
     policy_invalidate()
+    token_forget()
 
 
 def submit_body(**overrides):

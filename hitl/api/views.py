@@ -45,23 +45,24 @@ class ActionSubmitView(APIView):
     def post(self, request):
         data = parse(ActionSubmitIn, request)
         key = request.headers.get("Idempotency-Key")
-        claim = idempotency.Claim()
-        if key is not None:
-            claim = idempotency.key_claim(agent=request.user, key=key, body_hash=idempotency.request_hash(request.data))
-            if claim.replay is not None:
-                return Response(claim.replay, status=status.HTTP_200_OK)
-        body = {}
-
-        def on_created(action):
-            body.update(ActionOut(action).data)
-            if claim.key is not None:
-                idempotency.key_complete(key=claim.key, action=action, response=body)
-
+        if key is None:
+            action = services.action_submit(agent=request.user, **data)
+            return Response(ActionOut(action).data, status=status.HTTP_201_CREATED)
+        action = services.action_prepare(agent=request.user, **data)
+        body = ActionOut(action).data
+        claim = idempotency.key_claim(
+            agent=request.user,
+            key=key,
+            body_hash=idempotency.request_hash(request.data),
+            action_id=action.id,
+            response=body,
+        )
+        if claim.replay is not None:
+            return Response(claim.replay, status=status.HTTP_200_OK)
         try:
-            services.action_submit(agent=request.user, on_created=on_created, **data)
+            services.action_create(action=action)
         except BaseException:
-            if claim.key is not None:
-                idempotency.key_release(key=claim.key)
+            idempotency.key_release(key=claim.key)
             raise
         return Response(body, status=status.HTTP_201_CREATED)
 

@@ -1,4 +1,5 @@
 import threading
+import uuid
 from datetime import timedelta
 
 import pytest
@@ -9,6 +10,13 @@ from hitl.models import Action, AuditEvent, IdempotencyKey
 from hitl.services import agent_create
 from hitl.tasks import purge_idempotency_keys
 from tests.conftest import bearer_client, submit_body
+
+
+def in_flight_key(agent, key, body_hash, created_at):
+    """A key whose action was never created: its request is running, or crashed."""
+    return IdempotencyKey.objects.create(
+        agent=agent, key=key, request_hash=body_hash, action_id=uuid.uuid4(), response={}, created_at=created_at
+    )
 
 
 def test_a_retry_with_the_same_key_and_body_replays_the_first_response(api):
@@ -53,9 +61,7 @@ def test_keys_belong_to_one_agent(api):
 def test_a_request_still_in_flight_is_409(api, agent):
     from hitl.idempotency import request_hash
 
-    IdempotencyKey.objects.create(
-        agent=agent, key="busy", request_hash=request_hash(submit_body()), created_at=timezone.now()
-    )
+    in_flight_key(agent, "busy", request_hash(submit_body()), timezone.now())
     response = api.post("/api/v1/actions", submit_body(), format="json", HTTP_IDEMPOTENCY_KEY="busy")
     assert response.status_code == 409
     assert response.json()["error"] == "idempotency_key_in_flight"
@@ -66,9 +72,7 @@ def test_a_key_abandoned_by_a_crashed_request_is_taken_over(api, agent):
     from hitl.idempotency import request_hash
 
     long_ago = timezone.now() - timedelta(minutes=5)
-    IdempotencyKey.objects.create(
-        agent=agent, key="crashed", request_hash=request_hash(submit_body()), created_at=long_ago
-    )
+    in_flight_key(agent, "crashed", request_hash(submit_body()), long_ago)
     response = api.post("/api/v1/actions", submit_body(), format="json", HTTP_IDEMPOTENCY_KEY="crashed")
     assert response.status_code == 201
     replay = api.post("/api/v1/actions", submit_body(), format="json", HTTP_IDEMPOTENCY_KEY="crashed")
@@ -83,12 +87,8 @@ def test_a_refused_request_does_not_use_up_its_key(api):
 
 def test_keys_are_kept_at_least_24_hours_then_purged(api, agent):
     api.post("/api/v1/actions", submit_body(), format="json", HTTP_IDEMPOTENCY_KEY="recent")
-    IdempotencyKey.objects.create(
-        agent=agent, key="day-old", request_hash="x", created_at=timezone.now() - timedelta(hours=25)
-    )
-    IdempotencyKey.objects.create(
-        agent=agent, key="ancient", request_hash="x", created_at=timezone.now() - timedelta(days=3)
-    )
+    in_flight_key(agent, "day-old", "x", timezone.now() - timedelta(hours=25))
+    in_flight_key(agent, "ancient", "x", timezone.now() - timedelta(days=3))
 
     assert purge_idempotency_keys() == 1
     assert set(IdempotencyKey.objects.values_list("key", flat=True)) == {"recent", "day-old"}
