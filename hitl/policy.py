@@ -44,7 +44,7 @@ def _load() -> Snapshot:
     global _snapshot
     _snapshot = Snapshot(
         action_types={t.key: t for t in ActionType.objects.filter(is_active=True)},
-        policy=Policy(version=0, tier_groups=dict(settings.HITL_TIER_GROUPS)),
+        policy=Policy(tier_groups=dict(settings.HITL_TIER_GROUPS)),
         loaded_at=time.monotonic(),
     )
     return _snapshot

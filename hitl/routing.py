@@ -1,7 +1,9 @@
 """Routing: the risk facts of one action and a policy in, a Route out. Pure: no ORM, no clock.
 
-Until configurable policy rules land, every action waits for a human before it runs
-(pre_action, tier1); the threshold is already the type's own or the cold-start default.
+The layers of the design article, in order: confidence against the type's threshold, hard
+policy (compliance-sensitive actions always reach a human), contextual signals (blast radius,
+novelty, sensitive entities), and the escalation tier. Each layer may only add scrutiny, so a
+riskier action never meets a laxer route.
 """
 
 from dataclasses import dataclass, field
@@ -10,6 +12,8 @@ COLD_START_IRREVERSIBLE = 0.85
 COLD_START_REVERSIBLE = 0.70
 
 AUTONOMOUS, POST_ACTION, PRE_ACTION = "autonomous", "post_action", "pre_action"
+PATTERN_ORDER = {AUTONOMOUS: 0, POST_ACTION: 1, PRE_ACTION: 2}
+TIER_ORDER = {None: 0, "tier1": 1, "tier2": 2, "tier3": 3}
 
 
 @dataclass(frozen=True)
@@ -29,11 +33,19 @@ class RiskFacts:
     entity_tags: tuple[str, ...] = ()
     type_threshold: float | None = None
     type_reviewer_group: str = ""
+    novel_type: bool = False  # the first time this agent proposes this action type
+    novel_domain: bool = False  # the first time this agent acts in this domain
 
 
 @dataclass(frozen=True)
 class Policy:
     version: int = 0
+    blast_high: int = 100  # "high" blast radius: at or above this
+    blast_tier3: int = 10_000  # above this: tier3
+    interrupt_factor: float = 0.7  # confidence below factor * threshold interrupts
+    tier2_confidence: float = 0.6  # below this, at least tier2
+    sensitive_tags: frozenset = frozenset({"vip"})
+    novelty: bool = True
     tier_groups: dict = field(default_factory=lambda: {"tier1": "team", "tier2": "lead", "tier3": "executive"})
 
 
@@ -53,13 +65,83 @@ def threshold_for(facts: RiskFacts) -> float:
     return COLD_START_IRREVERSIBLE if facts.irreversible else COLD_START_REVERSIBLE
 
 
+def route_by_confidence(confidence: float, threshold: float, factor: float = 0.7) -> str:
+    """The article's sample: execute, standard review queue, or expert review queue."""
+    if confidence >= threshold:
+        return "autonomous"
+    if confidence >= threshold * factor:
+        return "standard_review"
+    return "expert_review"
+
+
+def classify_escalation_tier(confidence: float, compliance_risk: bool, blast_radius: int, policy: Policy) -> str:
+    """The article's sample: compliance or a very large blast radius → tier3; low confidence → tier2."""
+    if compliance_risk or blast_radius > policy.blast_tier3:
+        return "tier3"
+    if confidence < policy.tier2_confidence:
+        return "tier2"
+    return "tier1"
+
+
 def route(facts: RiskFacts, policy: Policy) -> Route:
-    tier = "tier1"
-    return Route(
-        pattern=PRE_ACTION,
-        tier=tier,
-        reviewer_group=facts.type_reviewer_group or policy.tier_groups[tier],
-        threshold=threshold_for(facts),
-        reasons=(Reason("review_all", "every action is reviewed before it runs (default policy)"),),
-        policy_version=policy.version,
-    )
+    threshold = threshold_for(facts)
+    c = facts.confidence
+    reasons: list[Reason] = []
+    must_wait = False  # pre_action
+    floor = None  # the least tier the signals demand
+
+    def demand(code, message, *, wait=True, tier=None):
+        nonlocal must_wait, floor
+        reasons.append(Reason(code, message))
+        must_wait = must_wait or wait
+        if TIER_ORDER[tier] > TIER_ORDER[floor]:
+            floor = tier
+
+    if facts.compliance_risk:
+        demand("compliance_risk", "compliance exposure: an executive reviews it first", tier="tier3")
+    if c < policy.interrupt_factor * threshold:
+        demand(
+            "confidence_interrupt",
+            f"confidence {c:.2f} is below {policy.interrupt_factor:g} × threshold {threshold:.2f}: expert review",
+            tier="tier2",
+        )
+    if facts.blast_radius > policy.blast_tier3:
+        demand(
+            "blast_radius_critical",
+            f"blast radius {facts.blast_radius:,} is above {policy.blast_tier3:,}",
+            tier="tier3",
+        )
+    elif facts.blast_radius >= policy.blast_high:
+        demand(
+            "blast_radius_high",
+            f"blast radius {facts.blast_radius:,} is at or above {policy.blast_high:,}",
+            tier="tier2",
+        )
+    if facts.irreversible:
+        demand("irreversible", "irreversible action type: approved before it runs")
+    sensitive = sorted(set(facts.entity_tags) & policy.sensitive_tags)
+    if sensitive:
+        demand("sensitive_entity", f"sensitive entity ({', '.join(sensitive)})", tier="tier1")
+    if policy.novelty and facts.novel_type:
+        demand("novel_action_type", f"first {facts.action_type} from this agent", tier="tier1")
+    elif policy.novelty and facts.novel_domain:
+        demand("novel_domain", f"first action of this agent in {facts.domain or 'this domain'}", tier="tier1")
+
+    if not must_wait and c >= threshold:
+        reasons.append(Reason("confident", f"confidence {c:.2f} meets threshold {threshold:.2f}"))
+        return Route(AUTONOMOUS, None, "", threshold, tuple(reasons), policy.version)
+
+    tier = classify_escalation_tier(c, facts.compliance_risk, facts.blast_radius, policy)
+    if TIER_ORDER[floor] > TIER_ORDER[tier]:
+        tier = floor
+    if tier == "tier2" and TIER_ORDER[floor] < TIER_ORDER["tier2"]:
+        reasons.append(Reason("low_confidence", f"confidence {c:.2f} is below {policy.tier2_confidence:g}: tier2"))
+    if must_wait:
+        pattern = PRE_ACTION
+    else:
+        pattern = POST_ACTION
+        reasons.append(
+            Reason("below_threshold", f"confidence {c:.2f} is below threshold {threshold:.2f}: reviewed after it runs")
+        )
+    group = facts.type_reviewer_group or policy.tier_groups[tier]
+    return Route(pattern, tier, group, threshold, tuple(reasons), policy.version)

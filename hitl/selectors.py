@@ -1,6 +1,7 @@
 import time
 
 from django.conf import settings
+from django.db.models import Exists
 
 from .models import Action, ActionType, Agent, ApiToken
 from .policy import policy_snapshot
@@ -68,3 +69,39 @@ async def action_aget_for_agent(*, agent: Agent, action_id) -> Action | None:
 
 def actions_recent(limit: int = 50):
     return _actions().order_by("-created_at")[:limit]
+
+
+_seen: set[tuple] = set()
+
+
+def agent_novelty(*, agent: Agent, action_type: ActionType) -> tuple[bool, bool]:
+    """(first time this agent proposes this type, first time it acts in this type's domain).
+
+    What an agent has done stays done, so each process remembers it and asks the database only
+    until both are known.
+    """
+    type_key, domain_key = (agent.pk, "type", action_type.pk), (agent.pk, "domain", action_type.domain)
+    if type_key in _seen and domain_key in _seen:
+        return False, False
+    mine = Action.objects.filter(agent=agent)
+    flags = (
+        Agent.objects.filter(pk=agent.pk)
+        .values(
+            type_seen=Exists(mine.filter(action_type=action_type)),
+            domain_seen=Exists(mine.filter(action_type__domain=action_type.domain)),
+        )
+        .get()
+    )
+    for key, seen in ((type_key, flags["type_seen"]), (domain_key, flags["domain_seen"])):
+        if seen:
+            _seen.add(key)
+    return not flags["type_seen"], not flags["domain_seen"]
+
+
+def novelty_remember(*, agent: Agent, action_type: ActionType) -> None:
+    """Note that the agent has now proposed this type (called once its action is stored)."""
+    _seen.update({(agent.pk, "type", action_type.pk), (agent.pk, "domain", action_type.domain)})
+
+
+def novelty_forget() -> None:
+    _seen.clear()

@@ -2,6 +2,7 @@
 
 import uuid
 from collections.abc import Callable
+from functools import partial
 
 from django.conf import settings
 from django.db import transaction
@@ -14,7 +15,7 @@ from .db import insert_together
 from .errors import Conflict, NotFound
 from .models import Action, ActionType, Agent, ApiToken
 from .policy import policy_current
-from .selectors import token_forget
+from .selectors import agent_novelty, novelty_remember, token_forget
 from .states import Decision, Outcome, Status, check_transition
 from .tokens import token_generate, token_hash, token_prefix
 
@@ -64,10 +65,14 @@ def action_prepare(
     task_id: str = "",
     callback_url: str = "",
 ) -> Action:
-    """Route one proposed action and build its row, unsaved (no query). Input is already validated."""
+    """Route one proposed action and build its row, unsaved. Input is already validated.
+
+    Reads nothing but, until this process knows the agent's history with the type, its novelty.
+    """
     irreversible = action_type.irreversible if irreversible is None else irreversible
     compliance_risk = action_type.compliance_sensitive if compliance_risk is None else compliance_risk
     entity = entity or {}
+    novel_type, novel_domain = agent_novelty(agent=agent, action_type=action_type)
     route = routing.route(
         routing.RiskFacts(
             action_type=action_type.key,
@@ -79,6 +84,8 @@ def action_prepare(
             entity_tags=tuple(entity.get("tags", ())),
             type_threshold=action_type.threshold,
             type_reviewer_group=action_type.reviewer_group,
+            novel_type=novel_type,
+            novel_domain=novel_domain,
         ),
         policy_current(),
     )
@@ -124,6 +131,7 @@ def action_create(*, action: Action) -> Action:
         after={"status": action.status, "route": action.route_pattern, "tier": action.route_tier},
     )
     insert_together(action, submitted)
+    transaction.on_commit(partial(novelty_remember, agent=action.agent, action_type=action.action_type))
     return action
 
 

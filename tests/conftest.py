@@ -2,7 +2,7 @@ import pytest
 from rest_framework.test import APIClient
 
 from hitl.policy import policy_invalidate
-from hitl.selectors import token_forget
+from hitl.selectors import novelty_forget, token_forget
 from hitl.services import agent_create, token_issue
 
 from .factories import ActionTypeFactory, ReviewerGroupFactory, UserFactory
@@ -13,6 +13,7 @@ def fresh_caches():
     """Each test starts from the database, not a policy or token cached by an earlier test."""
     policy_invalidate()
     token_forget()
+    novelty_forget()
 
 
 def submit_body(**overrides):

@@ -143,6 +143,17 @@ class ActionOut(serializers.Serializer):
         }
 
 
+class PreviewOut(serializers.Serializer):
+    """What a submit of the same body would meet now: its status, route and deadline."""
+
+    status = serializers.CharField()
+    route = RouteOut()
+    due_at = serializers.DateTimeField(allow_null=True)
+
+    def to_representation(self, action):
+        return {"status": action.status, "route": RouteOut().to_representation(action), "due_at": _iso(action.due_at)}
+
+
 class ErrorOut(serializers.Serializer):
     error = serializers.CharField()
     message = serializers.CharField()

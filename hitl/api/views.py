@@ -13,7 +13,7 @@ from ..errors import Invalid, NotFound
 from ..selectors import action_aget_for_agent
 from ..states import Status
 from .auth import IsAgent
-from .serializers import ActionOut, ActionOutcomeIn, ActionSubmitIn, ErrorOut
+from .serializers import ActionOut, ActionOutcomeIn, ActionSubmitIn, ErrorOut, PreviewOut
 
 ERRORS = {400: ErrorOut, 401: ErrorOut, 404: ErrorOut, 409: ErrorOut}
 IDEMPOTENCY_KEY = OpenApiParameter(
@@ -65,6 +65,20 @@ class ActionSubmitView(APIView):
             idempotency.key_release(key=claim.key)
             raise
         return Response(body, status=status.HTTP_201_CREATED)
+
+
+class ActionPreviewView(APIView):
+    permission_classes = [IsAgent]
+
+    @extend_schema(
+        operation_id="actions_preview",
+        request=ActionSubmitIn,
+        responses={200: PreviewOut, **ERRORS},
+        summary="The route a submit would get, without storing anything",
+    )
+    def post(self, request):
+        action = services.action_prepare(agent=request.user, **parse(ActionSubmitIn, request))
+        return Response(PreviewOut(action).data)
 
 
 class ActionDetailView(AsyncAPIView):

@@ -89,6 +89,7 @@ def test_openapi_schema_describes_the_agent_api(client, db):
     paths = response.json()["paths"]
     for path in [
         "/api/v1/actions",
+        "/api/v1/actions/preview",
         "/api/v1/actions/{action_id}",
         "/api/v1/actions/{action_id}/cancel",
         "/api/v1/actions/{action_id}/outcome",

@@ -143,7 +143,7 @@ def test_two_reviewers_deciding_at_once_make_exactly_one_decision():
 
     for round_ in range(25):
         action = action_submit(
-            agent=agent, action_type=action_type, payload={"n": round_}, summary="race", confidence=0.5
+            agent=agent, action_type=action_type, payload={"n": round_}, summary="race", confidence=0.9
         )
         barrier = threading.Barrier(2)
         results = []
