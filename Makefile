@@ -26,6 +26,7 @@ test: $(STAMP)
 	$(BIN)/python -m pytest
 
 bench: $(STAMP)
+	$(BIN)/python bench/routing.py
 	$(BIN)/python bench/intake.py
 
 lint: $(STAMP)
