@@ -4,7 +4,7 @@ from django.contrib import admin, messages
 from reviews.selectors import group_keys
 
 from . import services
-from .models import Action, ActionType, Agent, ApiToken, AuditEvent
+from .models import Action, ActionType, Agent, ApiToken, AuditEvent, ExpertiseRoute, PolicyRule, RoutingSettings
 from .payloads import schema_problem
 
 
@@ -44,7 +44,36 @@ class AgentAdmin(admin.ModelAdmin):
         self.message_user(request, f"Revoked {len(tokens)} token(s).")
 
 
-class ActionTypeForm(forms.ModelForm):
+class KnownGroupForm(forms.ModelForm):
+    """A model form whose optional `reviewer_group` must name an existing reviewer group."""
+
+    def clean_reviewer_group(self):
+        group = self.cleaned_data["reviewer_group"]
+        known = group_keys()
+        if group and group not in known:
+            raise forms.ValidationError(f"No reviewer group '{group}'. Known groups: {', '.join(known) or 'none yet'}.")
+        return group
+
+
+class PolicyAdmin(admin.ModelAdmin):
+    """Every save or delete is a policy change: it bumps the policy version and is audited."""
+
+    def save_model(self, request, obj, form, change):
+        before = services.policy_snapshot_of(type(obj).objects.filter(pk=obj.pk).first()) if change else None
+        super().save_model(request, obj, form, change)
+        services.policy_changed(actor=request.user, subject=obj, before=before, after=services.policy_snapshot_of(obj))
+
+    def delete_model(self, request, obj):
+        before = services.policy_snapshot_of(obj)
+        super().delete_model(request, obj)
+        services.policy_changed(actor=request.user, subject=obj, before=before, after=None)
+
+    def delete_queryset(self, request, queryset):
+        for obj in queryset:
+            self.delete_model(request, obj)
+
+
+class ActionTypeForm(KnownGroupForm):
     class Meta:
         model = ActionType
         fields = [
@@ -68,15 +97,9 @@ class ActionTypeForm(forms.ModelForm):
                 raise forms.ValidationError(problem)
         return schema
 
-    def clean_reviewer_group(self):
-        group = self.cleaned_data["reviewer_group"]
-        if group and group not in group_keys():
-            raise forms.ValidationError(f"No reviewer group '{group}'. Known groups: {', '.join(group_keys())}.")
-        return group
-
 
 @admin.register(ActionType)
-class ActionTypeAdmin(admin.ModelAdmin):
+class ActionTypeAdmin(PolicyAdmin):
     form = ActionTypeForm
     list_display = [
         "key",
@@ -90,6 +113,47 @@ class ActionTypeAdmin(admin.ModelAdmin):
     ]
     list_filter = ["domain", "irreversible", "compliance_sensitive", "is_active"]
     search_fields = ["key", "name", "description"]
+
+
+@admin.register(RoutingSettings)
+class RoutingSettingsAdmin(PolicyAdmin):
+    list_display = ["__str__", "blast_high", "blast_tier3", "interrupt_factor", "sensitive_tags", "novelty"]
+    readonly_fields = ["version"]
+
+    def has_add_permission(self, request):
+        return not RoutingSettings.objects.exists()
+
+    def has_delete_permission(self, request, obj=None):
+        return False
+
+
+class PolicyRuleForm(KnownGroupForm):
+    class Meta:
+        model = PolicyRule
+        fields = [
+            "name", "priority", "is_active", "action_type", "domain", "entity_tag", "blast_radius_at_least",
+            "confidence_below", "force_pattern", "min_tier", "reviewer_group",
+        ]  # fmt: skip
+
+
+@admin.register(PolicyRule)
+class PolicyRuleAdmin(PolicyAdmin):
+    form = PolicyRuleForm
+    list_display = ["priority", "name", "is_active", "force_pattern", "min_tier", "reviewer_group"]
+    list_display_links = ["name"]
+    list_filter = ["is_active", "force_pattern", "min_tier"]
+
+
+class ExpertiseRouteForm(KnownGroupForm):
+    class Meta:
+        model = ExpertiseRoute
+        fields = ["action_type", "domain", "reviewer_group"]
+
+
+@admin.register(ExpertiseRoute)
+class ExpertiseRouteAdmin(PolicyAdmin):
+    form = ExpertiseRouteForm
+    list_display = ["__str__", "action_type", "domain", "reviewer_group"]
 
 
 class ReadOnlyAdmin(admin.ModelAdmin):

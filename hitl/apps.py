@@ -8,9 +8,10 @@ class HitlConfig(AppConfig):
     def ready(self):
         from django.db.models.signals import post_delete, post_save
 
-        from .models import ActionType
+        from .models import ActionType, ExpertiseRoute, PolicyRule, RoutingSettings
         from .policy import policy_invalidate
 
-        # A cache, not a business rule: this process sees its own edits at once.
-        post_save.connect(policy_invalidate, sender=ActionType, dispatch_uid="policy-invalidate-save")
-        post_delete.connect(policy_invalidate, sender=ActionType, dispatch_uid="policy-invalidate-delete")
+        # A cache, not a business rule: this process sees its own policy edits at once.
+        for model in (ActionType, RoutingSettings, PolicyRule, ExpertiseRoute):
+            post_save.connect(policy_invalidate, sender=model, dispatch_uid=f"policy-save-{model.__name__}")
+            post_delete.connect(policy_invalidate, sender=model, dispatch_uid=f"policy-delete-{model.__name__}")

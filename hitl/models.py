@@ -192,6 +192,7 @@ class AuditEvent(models.Model):
         AGENT_CREATED = "agent_created"
         TOKEN_ISSUED = "token_issued"
         TOKEN_REVOKED = "token_revoked"
+        POLICY_CHANGED = "policy_changed"
 
     class Actor(models.TextChoices):
         AGENT = "agent"
@@ -230,3 +231,6 @@ class AuditEvent(models.Model):
 
     def __str__(self):
         return f"{self.created_at:%Y-%m-%d %H:%M:%S} {self.event_type} {self.action_id or ''}"
+
+
+from .policy_models import ExpertiseRoute, PolicyRule, RoutingSettings  # noqa: E402, F401  (registers them)

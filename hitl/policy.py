@@ -1,4 +1,4 @@
-"""The policy in force — active action types and routing settings — cached in each process.
+"""The policy in force — action types, routing settings, rules, expertise — cached per process.
 
 Loaded once, then reloaded when older than HITL_POLICY_MAX_AGE seconds, and at once in the
 process that saved a change; so an admin's edit reaches every process within seconds, without
@@ -11,7 +11,8 @@ from dataclasses import dataclass
 from django.conf import settings
 
 from .models import ActionType
-from .routing import Policy
+from .policy_models import ExpertiseRoute, PolicyRule, RoutingSettings
+from .routing import Policy, Rule
 
 
 @dataclass(frozen=True)
@@ -40,11 +41,43 @@ def policy_invalidate(**signal_kwargs) -> None:
     _snapshot = None
 
 
+def routing_settings() -> RoutingSettings:
+    return RoutingSettings.objects.get_or_create(pk=1)[0]
+
+
 def _load() -> Snapshot:
     global _snapshot
+    knobs = routing_settings()
+    rules = tuple(
+        Rule(
+            name=rule.name,
+            action_type=rule.action_type.key if rule.action_type else "",
+            domain=rule.domain,
+            entity_tag=rule.entity_tag,
+            blast_radius_at_least=rule.blast_radius_at_least,
+            confidence_below=rule.confidence_below,
+            force_pattern=rule.force_pattern,
+            min_tier=rule.min_tier or None,
+            reviewer_group=rule.reviewer_group,
+        )
+        for rule in PolicyRule.objects.filter(is_active=True).select_related("action_type")
+    )
+    expertise = list(ExpertiseRoute.objects.select_related("action_type"))
     _snapshot = Snapshot(
         action_types={t.key: t for t in ActionType.objects.filter(is_active=True)},
-        policy=Policy(tier_groups=dict(settings.HITL_TIER_GROUPS)),
+        policy=Policy(
+            version=knobs.version,
+            blast_high=knobs.blast_high,
+            blast_tier3=knobs.blast_tier3,
+            interrupt_factor=knobs.interrupt_factor,
+            tier2_confidence=knobs.tier2_confidence,
+            sensitive_tags=knobs.tag_set(),
+            novelty=knobs.novelty,
+            rules=rules,
+            expertise_by_type={e.action_type.key: e.reviewer_group for e in expertise if e.action_type},
+            expertise_by_domain={e.domain: e.reviewer_group for e in expertise if e.domain},
+            tier_groups=dict(settings.HITL_TIER_GROUPS),
+        ),
         loaded_at=time.monotonic(),
     )
     return _snapshot

@@ -38,6 +38,30 @@ class RiskFacts:
 
 
 @dataclass(frozen=True)
+class Rule:
+    """An admin's hard override: when every condition given matches, at least this scrutiny."""
+
+    name: str
+    action_type: str = ""
+    domain: str = ""
+    entity_tag: str = ""
+    blast_radius_at_least: int | None = None
+    confidence_below: float | None = None
+    force_pattern: str = ""  # "", POST_ACTION or PRE_ACTION: a floor, never a relaxation
+    min_tier: str | None = None
+    reviewer_group: str = ""
+
+    def matches(self, facts: "RiskFacts") -> bool:
+        return (
+            (not self.action_type or self.action_type == facts.action_type)
+            and (not self.domain or self.domain == facts.domain)
+            and (not self.entity_tag or self.entity_tag in facts.entity_tags)
+            and (self.blast_radius_at_least is None or facts.blast_radius >= self.blast_radius_at_least)
+            and (self.confidence_below is None or facts.confidence < self.confidence_below)
+        )
+
+
+@dataclass(frozen=True)
 class Policy:
     version: int = 0
     blast_high: int = 100  # "high" blast radius: at or above this
@@ -46,6 +70,9 @@ class Policy:
     tier2_confidence: float = 0.6  # below this, at least tier2
     sensitive_tags: frozenset = frozenset({"vip"})
     novelty: bool = True
+    rules: tuple[Rule, ...] = ()
+    expertise_by_type: dict = field(default_factory=dict)  # action type key -> reviewer group
+    expertise_by_domain: dict = field(default_factory=dict)  # domain -> reviewer group
     tier_groups: dict = field(default_factory=lambda: {"tier1": "team", "tier2": "lead", "tier3": "executive"})
 
 
@@ -99,6 +126,14 @@ def route(facts: RiskFacts, policy: Policy) -> Route:
 
     if facts.compliance_risk:
         demand("compliance_risk", "compliance exposure: an executive reviews it first", tier="tier3")
+    rule_reviews, rule_group = False, ""  # admin rules: hard overrides, in priority order
+    for rule in policy.rules:
+        if rule.matches(facts):
+            demand(
+                "policy_rule", f"policy rule: {rule.name}", wait=rule.force_pattern == PRE_ACTION, tier=rule.min_tier
+            )
+            rule_reviews = rule_reviews or bool(rule.force_pattern or rule.min_tier)
+            rule_group = rule_group or rule.reviewer_group
     if c < policy.interrupt_factor * threshold:
         demand(
             "confidence_interrupt",
@@ -127,7 +162,7 @@ def route(facts: RiskFacts, policy: Policy) -> Route:
     elif policy.novelty and facts.novel_domain:
         demand("novel_domain", f"first action of this agent in {facts.domain or 'this domain'}", tier="tier1")
 
-    if not must_wait and c >= threshold:
+    if not (must_wait or rule_reviews) and c >= threshold:
         reasons.append(Reason("confident", f"confidence {c:.2f} meets threshold {threshold:.2f}"))
         return Route(AUTONOMOUS, None, "", threshold, tuple(reasons), policy.version)
 
@@ -140,8 +175,17 @@ def route(facts: RiskFacts, policy: Policy) -> Route:
         pattern = PRE_ACTION
     else:
         pattern = POST_ACTION
-        reasons.append(
-            Reason("below_threshold", f"confidence {c:.2f} is below threshold {threshold:.2f}: reviewed after it runs")
-        )
-    group = facts.type_reviewer_group or policy.tier_groups[tier]
+        if c < threshold:
+            reasons.append(
+                Reason(
+                    "below_threshold", f"confidence {c:.2f} is below threshold {threshold:.2f}: reviewed after it runs"
+                )
+            )
+    group = (
+        rule_group
+        or facts.type_reviewer_group
+        or policy.expertise_by_type.get(facts.action_type)
+        or policy.expertise_by_domain.get(facts.domain)
+        or policy.tier_groups[tier]
+    )
     return Route(pattern, tier, group, threshold, tuple(reasons), policy.version)

@@ -1,20 +1,23 @@
 """Writes of the core domain: agents and tokens, submitting actions and moving them through states."""
 
+import json
 import uuid
 from collections.abc import Callable
 from functools import partial
 
 from django.conf import settings
+from django.core.serializers.json import DjangoJSONEncoder
 from django.db import transaction
 from django.db.models import F
+from django.forms.models import model_to_dict
 from django.utils import timezone
 
 from . import routing, wakeups
 from .audit import Type, audit_event, audit_record
 from .db import insert_together
 from .errors import Conflict, NotFound
-from .models import Action, ActionType, Agent, ApiToken
-from .policy import policy_current
+from .models import Action, ActionType, Agent, ApiToken, AuditEvent, RoutingSettings
+from .policy import policy_current, policy_invalidate, routing_settings
 from .selectors import agent_novelty, novelty_remember, token_forget
 from .states import Decision, Outcome, Status, check_transition
 from .tokens import token_generate, token_hash, token_prefix
@@ -216,3 +219,30 @@ def _outcome_conflict(action: Action) -> Conflict:
         code="not_approved",
         status=action.status,
     )
+
+
+def policy_snapshot_of(obj) -> dict | None:
+    """A JSON-safe dict of a policy row's fields, for the audit log's before and after."""
+    if obj is None:
+        return None
+    return json.loads(json.dumps(model_to_dict(obj), cls=DjangoJSONEncoder))
+
+
+def policy_changed(*, actor, subject, before: dict | None, after: dict | None) -> int:
+    """Record an admin's change to the routing policy: bump the version, audit who changed what.
+
+    Caller holds the transaction of the change (Django admin does). Returns the new version.
+    """
+    routing_settings()  # the row exists before it is bumped
+    RoutingSettings.objects.filter(pk=1).update(version=F("version") + 1)
+    version = RoutingSettings.objects.values_list("version", flat=True).get(pk=1)
+    audit_record(
+        event_type=Type.POLICY_CHANGED,
+        actor=actor,
+        actor_type=AuditEvent.Actor.ADMIN,
+        before=before,
+        after=after,
+        data={"model": subject._meta.label, "object": str(subject), "policy_version": version},
+    )
+    policy_invalidate()  # the version changed too
+    return version

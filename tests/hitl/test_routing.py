@@ -8,7 +8,9 @@ from hitl.routing import (
     PATTERN_ORDER,
     TIER_ORDER,
     Policy,
+    Reason,
     RiskFacts,
+    Rule,
     classify_escalation_tier,
     route,
     route_by_confidence,
@@ -169,3 +171,55 @@ def test_more_risk_never_means_less_scrutiny(f, more_blast, less_confidence):
 @given(risk_facts)
 def test_routing_is_deterministic(f):
     assert route(f, POLICY) == route(f, POLICY)
+
+
+def test_rules_add_scrutiny_and_pick_the_group():
+    rule = Rule(
+        name="big refunds", action_type="t", blast_radius_at_least=10, min_tier="tier3", reviewer_group="finance"
+    )
+    policy = Policy(rules=(rule,))
+    assert route(facts(0.99, blast=5), policy).pattern == "autonomous"
+    matched = route(facts(0.99, blast=10), policy)
+    assert (matched.pattern, matched.tier, matched.reviewer_group) == ("post_action", "tier3", "finance")
+    assert matched.reasons[0] == Reason("policy_rule", "policy rule: big refunds")
+    forced = route(facts(0.99), Policy(rules=(Rule(name="all t", action_type="t", force_pattern="pre_action"),)))
+    assert (forced.pattern, forced.tier) == ("pre_action", "tier1")
+
+
+def test_the_first_matching_rule_chooses_the_group():
+    rules = (Rule(name="a", domain="d", reviewer_group="legal"), Rule(name="b", domain="d", reviewer_group="finance"))
+    assert route(facts(0.2), Policy(rules=rules)).reviewer_group == "legal"
+
+
+def test_expertise_table_by_type_then_domain():
+    policy = Policy(expertise_by_type={"t": "clinical"}, expertise_by_domain={"d": "legal"})
+    assert route(facts(0.2), policy).reviewer_group == "clinical"
+    assert route(facts(0.2), Policy(expertise_by_domain={"d": "legal"})).reviewer_group == "legal"
+
+
+rules = st.lists(
+    st.builds(
+        Rule,
+        name=st.just("r"),
+        entity_tag=st.sampled_from(["", "vip", "newsletter"]),
+        blast_radius_at_least=st.one_of(st.none(), st.integers(0, 50_000)),
+        confidence_below=st.one_of(st.none(), st.floats(0.01, 1)),
+        force_pattern=st.sampled_from(["", "post_action", "pre_action"]),
+        min_tier=st.sampled_from([None, "tier1", "tier2", "tier3"]),
+    ),
+    max_size=3,
+)
+
+
+@given(risk_facts, rules, st.integers(0, 50_000), st.floats(0, 1))
+def test_with_any_rules_more_risk_never_means_less_scrutiny(f, some_rules, more_blast, less_confidence):
+    policy = Policy(rules=tuple(some_rules))
+    base = scrutiny(route(f, policy))
+    for other in (
+        more_risky(f, blast_radius=f.blast_radius + more_blast),
+        more_risky(f, compliance_risk=True),
+        more_risky(f, entity_tags=(*f.entity_tags, "vip", "newsletter")),
+        more_risky(f, confidence=f.confidence * less_confidence),
+    ):
+        pattern, tier = scrutiny(route(other, policy))
+        assert pattern >= base[0] and tier >= base[1], other
