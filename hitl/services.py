@@ -72,8 +72,9 @@ def action_prepare(
 
     Reads nothing but, until this process knows the agent's history with the type, its novelty.
     """
-    irreversible = action_type.irreversible if irreversible is None else irreversible
-    compliance_risk = action_type.compliance_sensitive if compliance_risk is None else compliance_risk
+    # The type's flags are floors: an agent may declare more risk than its type, never less.
+    irreversible = action_type.irreversible or bool(irreversible)
+    compliance_risk = action_type.compliance_sensitive or bool(compliance_risk)
     entity = entity or {}
     novel_type, novel_domain = agent_novelty(agent=agent, action_type=action_type)
     route = routing.route(

@@ -68,6 +68,7 @@ def test_activity_page_lists_actions(admin_client, submitted):
     page = admin_client.get("/")
     assert page.status_code == 200
     assert b"Email Jane about her refund" in page.content
+    assert b"irreversible action type: approved before it runs" in page.content  # why it waits
     partial = admin_client.get("/", HTTP_HX_REQUEST="true")
     assert b"<html" not in partial.content and b"Email Jane about her refund" in partial.content
 

@@ -46,10 +46,19 @@ def test_defaults_come_from_the_action_type(api):
     assert response.json()["route"]["threshold"] == 0.70
 
 
-def test_the_agent_can_override_type_defaults(api):
+def test_the_agent_may_add_risk_to_type_defaults_but_not_remove_it(api):
     response = api.post("/api/v1/actions", submit_body(irreversible=False, compliance_risk=True), format="json")
     action = Action.objects.get(pk=response.json()["id"])
-    assert (action.irreversible, action.compliance_risk) == (False, True)
+    assert (action.irreversible, action.compliance_risk) == (True, True)  # send_email is irreversible
+    assert response.json()["route"]["tier"] == "tier3"
+
+
+def test_a_compliance_sensitive_type_always_reaches_a_human(api, submitted):
+    ActionTypeFactory(key="execute_trade", irreversible=False, compliance_sensitive=True, payload_schema=None)
+    body = submit_body(action_type="execute_trade", payload={}, confidence=1.0, compliance_risk=False, entity={})
+    submitted(**body)  # not novel any more
+    route = api.post("/api/v1/actions", body, format="json").json()["route"]
+    assert (route["pattern"], route["tier"]) == ("pre_action", "tier3")
 
 
 def statements(captured) -> int:
