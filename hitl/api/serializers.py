@@ -1,3 +1,5 @@
+from datetime import UTC
+
 from rest_framework import serializers
 
 from ..payloads import payload_errors
@@ -101,7 +103,8 @@ def _decision(action):
 
 
 def _iso(value):
-    return serializers.DateTimeField().to_representation(value) if value else None
+    """ISO 8601 in UTC with a Z, as DRF renders datetimes (without building a field per value)."""
+    return value.astimezone(UTC).isoformat().replace("+00:00", "Z") if value else None
 
 
 class ActionOut(serializers.Serializer):
