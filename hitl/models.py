@@ -89,9 +89,9 @@ class ActionType(models.Model):
 
 
 class RoutePattern(models.TextChoices):
-    AUTONOMOUS = "autonomous"
-    POST_ACTION = "post_action"
-    PRE_ACTION = "pre_action"
+    AUTONOMOUS = "autonomous", "Autonomous"
+    POST_ACTION = "post_action", "Post-action review"
+    PRE_ACTION = "pre_action", "Pre-action approval"
 
 
 class Tier(models.TextChoices):
