@@ -4,15 +4,21 @@ from django.db import migrations, models
 
 
 class Migration(migrations.Migration):
-
     dependencies = [
-        ('hitl', '0002_routing_policy'),
+        ("hitl", "0002_routing_policy"),
     ]
 
     operations = [
         migrations.AlterField(
-            model_name='action',
-            name='route_pattern',
-            field=models.CharField(choices=[('autonomous', 'Autonomous'), ('post_action', 'Post-action review'), ('pre_action', 'Pre-action approval')], max_length=16),
+            model_name="action",
+            name="route_pattern",
+            field=models.CharField(
+                choices=[
+                    ("autonomous", "Autonomous"),
+                    ("post_action", "Post-action review"),
+                    ("pre_action", "Pre-action approval"),
+                ],
+                max_length=16,
+            ),
         ),
     ]
