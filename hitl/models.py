@@ -193,6 +193,9 @@ class AuditEvent(models.Model):
         TOKEN_ISSUED = "token_issued"
         TOKEN_REVOKED = "token_revoked"
         POLICY_CHANGED = "policy_changed"
+        CLAIMED = "claimed"
+        RELEASED = "released"
+        TAKEN_OVER = "taken_over"
 
     class Actor(models.TextChoices):
         AGENT = "agent"

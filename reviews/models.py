@@ -23,3 +23,15 @@ class ReviewerGroup(models.Model):
 
     def __str__(self):
         return self.name
+
+
+class Claim(models.Model):
+    """A reviewer's lease on a pending action: others see who holds it until it expires."""
+
+    action = models.OneToOneField("hitl.Action", primary_key=True, on_delete=models.CASCADE, related_name="claim")
+    holder = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="claims")
+    claimed_at = models.DateTimeField()
+    expires_at = models.DateTimeField(db_index=True)
+
+    def __str__(self):
+        return f"{self.holder} holds {self.action_id} until {self.expires_at:%H:%M:%S}"

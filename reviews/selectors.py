@@ -75,7 +75,7 @@ def _waiting(scope: ReviewerScope):
 
 def queue_page(*, scope: ReviewerScope, filters: QueueFilters, after: tuple[datetime, str] | None = None):
     """Most urgent first (due_at, then id), one page, keyset-paginated after `after`."""
-    rows = _waiting(scope).filter(filters.q()).select_related("action_type", "agent")
+    rows = _waiting(scope).filter(filters.q()).select_related("action_type", "agent", "claim__holder")
     if after is not None:
         due_at, action_id = after
         rows = rows.filter(Q(due_at__gt=due_at) | Q(due_at=due_at, id__gt=action_id))

@@ -3,6 +3,7 @@ from datetime import datetime
 
 from django.contrib.auth.decorators import login_required
 from django.shortcuts import render
+from django.utils import timezone
 
 from hitl.selectors import action_type_keys
 
@@ -28,6 +29,7 @@ def queue(request):
         "filters": filters,
         "action_types": action_type_keys(),
         "error": error,
+        "now": timezone.now(),
     }
     template = "reviews/_queue_rows.html" if request.htmx else "reviews/queue.html"
     return render(request, template, context, status=400 if error else 200)

@@ -119,6 +119,18 @@ def test_an_empty_queue_says_so_and_anonymous_users_log_in(client, db):
     assert b"Nothing is waiting for you" in client.get("/reviews/").content
 
 
+def test_rows_show_who_holds_them(client, world):
+    from hitl.models import Action
+    from reviews.claims import claim_take
+
+    people, _ = world
+    claim_take(reviewer=people["leo"], action_id=Action.objects.get(summary="tier2 email").pk)
+    _, response = summaries(client, people["eve"])
+    held = {a.summary: a.claim.holder.username for a in response.context["rows"] if hasattr(a, "claim")}
+    assert held == {"tier2 email": "leo"}
+    assert b"nobody" in response.content
+
+
 def test_the_partial_is_served_to_htmx(client, world):
     people, _ = world
     client.force_login(people["tina"])

@@ -1,0 +1,107 @@
+"""Claims: a reviewer's lease on a pending action, decided by the database.
+
+Each change locks the action row (SELECT … FOR UPDATE) before reading or writing its claim, so
+two reviewers never both hold one action; `claim_next` skips rows another reviewer is taking
+(SKIP LOCKED), so two reviewers pressing "next" land on different actions.
+"""
+
+from django.conf import settings
+from django.db import transaction
+from django.db.models import Exists, OuterRef
+from django.utils import timezone
+
+from hitl.audit import Type, audit_record
+from hitl.errors import Conflict, NotFound
+from hitl.models import Action
+from hitl.states import Status
+
+from .models import Claim
+from .selectors import reviewer_scope
+
+
+def _locked_pending(*, reviewer, action_id) -> Action:
+    """The pending action, locked. Caller holds transaction.atomic."""
+    action = (
+        Action.objects.select_for_update(of=("self",))
+        .select_related("action_type", "agent")
+        .filter(pk=action_id)
+        .first()
+    )
+    if action is None or not reviewer_scope(reviewer).covers(action):
+        raise NotFound("No action with this id is in your queues.")
+    if action.status != Status.PENDING:
+        raise Conflict(f"This action is already {action.status}.", code="not_pending", status=action.status)
+    return action
+
+
+def _hold(*, reviewer, action: Action, event: str, before=None) -> Claim:
+    """Caller holds the lock on `action`."""
+    now = timezone.now()
+    claim, _ = Claim.objects.update_or_create(
+        action=action, defaults={"holder": reviewer, "claimed_at": now, "expires_at": now + settings.HITL_CLAIM_LEASE}
+    )
+    audit_record(
+        event_type=event, actor=reviewer, action=action, before=before, after={"holder": reviewer.get_username()}
+    )
+    return claim
+
+
+def claim_take(*, reviewer, action_id) -> Claim:
+    """Claim (or renew) a pending action. Refused, naming the holder, while someone else holds it."""
+    with transaction.atomic():
+        action = _locked_pending(reviewer=reviewer, action_id=action_id)
+        current = Claim.objects.select_related("holder").filter(action=action).first()
+        if current and current.holder_id != reviewer.pk and current.expires_at > timezone.now():
+            holder = current.holder.get_username()
+            raise Conflict(
+                f"{holder} is reviewing this action until {current.expires_at:%H:%M:%S} UTC.",
+                code="claimed_by_other",
+                holder=holder,
+                expires_at=current.expires_at.isoformat(),
+            )
+        renewing = current is not None and current.holder_id == reviewer.pk
+        if renewing:
+            Claim.objects.filter(pk=current.pk).update(expires_at=timezone.now() + settings.HITL_CLAIM_LEASE)
+            current.refresh_from_db()
+            return current
+        return _hold(reviewer=reviewer, action=action, event=Type.CLAIMED)
+
+
+def claim_release(*, reviewer, action_id) -> bool:
+    """Give back one's own claim. Returns whether there was one."""
+    with transaction.atomic():
+        released = Claim.objects.filter(action_id=action_id, holder=reviewer).delete()[0] > 0
+        if released:
+            action = Action.objects.select_related("action_type", "agent").get(pk=action_id)
+            audit_record(event_type=Type.RELEASED, actor=reviewer, action=action)
+    return released
+
+
+def claim_take_over(*, lead, action_id) -> Claim:
+    """A reviewer senior to the action's tier takes over someone else's claim (audited)."""
+    with transaction.atomic():
+        action = _locked_pending(reviewer=lead, action_id=action_id)
+        if action.route_tier not in reviewer_scope(lead).lower_tiers and not lead.is_superuser:
+            raise NotFound("Only a reviewer senior to this action's tier can take it over.")
+        current = Claim.objects.select_related("holder").filter(action=action).first()
+        before = {"holder": current.holder.get_username()} if current else None
+        return _hold(reviewer=lead, action=action, event=Type.TAKEN_OVER, before=before)
+
+
+def claim_next(*, reviewer) -> Claim | None:
+    """Claim the most urgent action the reviewer may decide that nobody holds, or None."""
+    now = timezone.now()
+    scope = reviewer_scope(reviewer)
+    with transaction.atomic():
+        action = (
+            Action.objects.filter(status=Status.PENDING, route_pattern="pre_action")
+            .filter(scope.q())
+            .filter(~Exists(Claim.objects.filter(action=OuterRef("pk"), expires_at__gt=now).exclude(holder=reviewer)))
+            .select_related("action_type", "agent")
+            .order_by("due_at", "id")
+            .select_for_update(skip_locked=True, of=("self",))
+            .first()
+        )
+        if action is None:
+            return None
+        return _hold(reviewer=reviewer, action=action, event=Type.CLAIMED)
