@@ -12,7 +12,6 @@ COLD_START_IRREVERSIBLE = 0.85
 COLD_START_REVERSIBLE = 0.70
 
 AUTONOMOUS, POST_ACTION, PRE_ACTION = "autonomous", "post_action", "pre_action"
-PATTERN_ORDER = {AUTONOMOUS: 0, POST_ACTION: 1, PRE_ACTION: 2}
 TIER_ORDER = {None: 0, "tier1": 1, "tier2": 2, "tier3": 3}
 
 
@@ -113,6 +112,7 @@ def classify_escalation_tier(confidence: float, compliance_risk: bool, blast_rad
 def route(facts: RiskFacts, policy: Policy) -> Route:
     threshold = threshold_for(facts)
     c = facts.confidence
+    band = route_by_confidence(c, threshold, policy.interrupt_factor)
     reasons: list[Reason] = []
     must_wait = False  # pre_action
     floor = None  # the least tier the signals demand
@@ -134,7 +134,7 @@ def route(facts: RiskFacts, policy: Policy) -> Route:
             )
             rule_reviews = rule_reviews or bool(rule.force_pattern or rule.min_tier)
             rule_group = rule_group or rule.reviewer_group
-    if c < policy.interrupt_factor * threshold:
+    if band == "expert_review":
         demand(
             "confidence_interrupt",
             f"confidence {c:.2f} is below {policy.interrupt_factor:g} × threshold {threshold:.2f}: expert review",
@@ -162,7 +162,7 @@ def route(facts: RiskFacts, policy: Policy) -> Route:
     elif policy.novelty and facts.novel_domain:
         demand("novel_domain", f"first action of this agent in {facts.domain or 'this domain'}", tier="tier1")
 
-    if not (must_wait or rule_reviews) and c >= threshold:
+    if not (must_wait or rule_reviews) and band == "autonomous":
         reasons.append(Reason("confident", f"confidence {c:.2f} meets threshold {threshold:.2f}"))
         return Route(AUTONOMOUS, None, "", threshold, tuple(reasons), policy.version)
 
@@ -175,7 +175,7 @@ def route(facts: RiskFacts, policy: Policy) -> Route:
         pattern = PRE_ACTION
     else:
         pattern = POST_ACTION
-        if c < threshold:
+        if band != "autonomous":
             reasons.append(
                 Reason(
                     "below_threshold", f"confidence {c:.2f} is below threshold {threshold:.2f}: reviewed after it runs"

@@ -59,10 +59,6 @@ def action_get(action_id) -> Action | None:
     return _actions().filter(pk=action_id).first()
 
 
-def action_get_for_agent(*, agent: Agent, action_id) -> Action | None:
-    return _actions().filter(pk=action_id, agent=agent).first()
-
-
 async def action_aget_for_agent(*, agent: Agent, action_id) -> Action | None:
     return await _actions().filter(pk=action_id, agent=agent).afirst()
 

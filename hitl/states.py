@@ -28,7 +28,6 @@ class Outcome(models.TextChoices):
     FAILED = "failed"
 
 
-INITIAL = frozenset({Status.PENDING, Status.APPROVED})
 TRANSITIONS = {
     Status.PENDING: frozenset({Status.APPROVED, Status.REJECTED, Status.EXPIRED, Status.CANCELLED}),
     Status.APPROVED: frozenset(),

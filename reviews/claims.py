@@ -16,18 +16,18 @@ from hitl.models import Action
 from hitl.states import Status
 
 from .models import Claim
-from .selectors import reviewer_scope
+from .selectors import ReviewerScope, reviewer_scope
 
 
-def _locked_pending(*, reviewer, action_id) -> Action:
-    """The pending action, locked. Caller holds transaction.atomic."""
+def _locked_pending(*, scope: ReviewerScope, action_id) -> Action:
+    """The pending action in `scope`, locked. Caller holds transaction.atomic."""
     action = (
         Action.objects.select_for_update(of=("self",))
         .select_related("action_type", "agent")
         .filter(pk=action_id)
         .first()
     )
-    if action is None or not reviewer_scope(reviewer).covers(action):
+    if action is None or not scope.covers(action):
         raise NotFound("No action with this id is in your queues.")
     if action.status != Status.PENDING:
         raise Conflict(f"This action is already {action.status}.", code="not_pending", status=action.status)
@@ -49,7 +49,7 @@ def _hold(*, reviewer, action: Action, event: str, before=None) -> Claim:
 def claim_take(*, reviewer, action_id) -> Claim:
     """Claim (or renew) a pending action. Refused, naming the holder, while someone else holds it."""
     with transaction.atomic():
-        action = _locked_pending(reviewer=reviewer, action_id=action_id)
+        action = _locked_pending(scope=reviewer_scope(reviewer), action_id=action_id)
         current = Claim.objects.select_related("holder").filter(action=action).first()
         if current and current.holder_id != reviewer.pk and current.expires_at > timezone.now():
             holder = current.holder.get_username()
@@ -80,8 +80,9 @@ def claim_release(*, reviewer, action_id) -> bool:
 def claim_take_over(*, lead, action_id) -> Claim:
     """A reviewer senior to the action's tier takes over someone else's claim (audited)."""
     with transaction.atomic():
-        action = _locked_pending(reviewer=lead, action_id=action_id)
-        if action.route_tier not in reviewer_scope(lead).lower_tiers and not lead.is_superuser:
+        scope = reviewer_scope(lead)
+        action = _locked_pending(scope=scope, action_id=action_id)
+        if action.route_tier not in scope.lower_tiers and not scope.everything:
             raise NotFound("Only a reviewer senior to this action's tier can take it over.")
         current = Claim.objects.select_related("holder").filter(action=action).first()
         before = {"holder": current.holder.get_username()} if current else None

@@ -12,6 +12,7 @@ from hitl.payloads import payload_errors
 from hitl.selectors import action_get
 from hitl.states import DECISION_STATUS, Decision, Status
 
+from . import selectors
 from .models import ReviewerGroup
 from .selectors import reviewer_may_decide
 
@@ -86,7 +87,7 @@ def reviewer_create(
     groups = list(ReviewerGroup.objects.filter(key__in=group_keys))
     missing = sorted(set(group_keys) - {group.key for group in groups})
     if missing:
-        known = ", ".join(ReviewerGroup.objects.values_list("key", flat=True)) or "none yet"
+        known = ", ".join(selectors.group_keys()) or "none yet"
         raise Invalid(
             f"Unknown reviewer group(s): {', '.join(missing)}. Known groups: {known}.", fields={"groups": missing}
         )

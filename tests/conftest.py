@@ -1,3 +1,5 @@
+import socket
+
 import pytest
 from rest_framework.test import APIClient
 
@@ -31,6 +33,13 @@ def submit_body(**overrides):
     }
     body.update(overrides)
     return body
+
+
+def free_port() -> int:
+    """A loopback port nothing listens on, for servers the tests start."""
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
 
 
 def bearer_client(token):

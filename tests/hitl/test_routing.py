@@ -5,7 +5,6 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from hitl.routing import (
-    PATTERN_ORDER,
     TIER_ORDER,
     Policy,
     Reason,
@@ -17,6 +16,7 @@ from hitl.routing import (
 )
 
 POLICY = Policy()
+PATTERN_ORDER = {"autonomous": 0, "post_action": 1, "pre_action": 2}  # the order of scrutiny
 
 
 def facts(c, *, irreversible=False, blast=1, compliance=False, tags=(), threshold=None, novel=False, group=""):
