@@ -89,20 +89,33 @@ def claim_take_over(*, lead, action_id) -> Claim:
         return _hold(reviewer=lead, action=action, event=Type.TAKEN_OVER, before=before)
 
 
+def _held_by_other(*, action: Action, reviewer, now) -> bool:
+    """Caller holds the lock on `action`; this fresh read sees claims committed meanwhile."""
+    return Claim.objects.filter(action=action, expires_at__gt=now).exclude(holder=reviewer).exists()
+
+
 def claim_next(*, reviewer) -> Claim | None:
-    """Claim the most urgent action the reviewer may decide that nobody holds, or None."""
+    """Claim the most urgent action the reviewer may decide that nobody holds, or None.
+
+    SKIP LOCKED passes over rows another reviewer is claiming right now. A row whose claim was
+    committed after this query's snapshot can still be locked, so the claim is re-read once the
+    row is locked, and a row someone holds is skipped.
+    """
     now = timezone.now()
     scope = reviewer_scope(reviewer)
-    with transaction.atomic():
-        action = (
-            Action.objects.filter(status=Status.PENDING, route_pattern="pre_action")
-            .filter(scope.q())
-            .filter(~Exists(Claim.objects.filter(action=OuterRef("pk"), expires_at__gt=now).exclude(holder=reviewer)))
-            .select_related("action_type", "agent")
-            .order_by("due_at", "id")
-            .select_for_update(skip_locked=True, of=("self",))
-            .first()
-        )
-        if action is None:
-            return None
-        return _hold(reviewer=reviewer, action=action, event=Type.CLAIMED)
+    unclaimed = (
+        Action.objects.filter(status=Status.PENDING, route_pattern="pre_action")
+        .filter(scope.q())
+        .filter(~Exists(Claim.objects.filter(action=OuterRef("pk"), expires_at__gt=now).exclude(holder=reviewer)))
+        .select_related("action_type", "agent")
+        .order_by("due_at", "id")
+    )
+    skipped = []
+    while True:
+        with transaction.atomic():
+            action = unclaimed.exclude(pk__in=skipped).select_for_update(skip_locked=True, of=("self",)).first()
+            if action is None:
+                return None
+            if not _held_by_other(action=action, reviewer=reviewer, now=now):
+                return _hold(reviewer=reviewer, action=action, event=Type.CLAIMED)
+        skipped.append(action.pk)
