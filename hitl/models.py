@@ -126,7 +126,12 @@ class Action(models.Model):
     route_threshold = models.FloatField()
     route_reasons = models.JSONField(default=list)
     policy_version = models.PositiveIntegerField(default=0)
-    due_at = models.DateTimeField(null=True, blank=True)
+    due_at = models.DateTimeField(
+        null=True, blank=True, help_text="The SLA deadline while pending; when the review window closes after it ran."
+    )
+    approvals_required = models.PositiveSmallIntegerField(
+        default=1, help_text="Different reviewers who must approve, copied from the policy when routed."
+    )
     version = models.PositiveIntegerField(default=1, help_text="Bumped by every state change.")
 
     decision = models.CharField(max_length=16, choices=Decision.choices, blank=True)
@@ -196,6 +201,9 @@ class AuditEvent(models.Model):
         CLAIMED = "claimed"
         RELEASED = "released"
         TAKEN_OVER = "taken_over"
+        APPROVAL_RECORDED = "approval_recorded"  # one of several approvals required (four-eyes)
+        POST_CONFIRMED = "post_confirmed"
+        POST_FLAGGED = "post_flagged"
 
     class Actor(models.TextChoices):
         AGENT = "agent"

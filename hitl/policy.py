@@ -77,6 +77,7 @@ def _load() -> Snapshot:
             expertise_by_type={e.action_type.key: e.reviewer_group for e in expertise if e.action_type},
             expertise_by_domain={e.domain: e.reviewer_group for e in expertise if e.domain},
             tier_groups=dict(settings.HITL_TIER_GROUPS),
+            tier_approvals=knobs.tier_approvals(),
         ),
         loaded_at=time.monotonic(),
     )

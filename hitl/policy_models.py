@@ -34,6 +34,17 @@ class RoutingSettings(models.Model):
     novelty = models.BooleanField(
         default=True, help_text="An agent's first action of a type, or in a domain, waits for a human."
     )
+    approvals_tier1 = models.PositiveSmallIntegerField(
+        default=1, validators=[MinValueValidator(1), MaxValueValidator(5)], help_text="Approvals required in tier1."
+    )
+    approvals_tier2 = models.PositiveSmallIntegerField(
+        default=1, validators=[MinValueValidator(1), MaxValueValidator(5)], help_text="Approvals required in tier2."
+    )
+    approvals_tier3 = models.PositiveSmallIntegerField(
+        default=2,
+        validators=[MinValueValidator(1), MaxValueValidator(5)],
+        help_text="Approvals required in tier3 (four-eyes: two different reviewers).",
+    )
     version = models.PositiveIntegerField(default=1, editable=False, help_text="Bumped by every policy change.")
 
     class Meta:
@@ -45,6 +56,9 @@ class RoutingSettings(models.Model):
     def clean(self):
         if self.blast_tier3 is not None and self.blast_high is not None and self.blast_tier3 < self.blast_high:
             raise ValidationError({"blast_tier3": "Must be at least the high blast radius."})
+
+    def tier_approvals(self) -> dict[str, int]:
+        return {"tier1": self.approvals_tier1, "tier2": self.approvals_tier2, "tier3": self.approvals_tier3}
 
     def tag_set(self) -> frozenset:
         return frozenset(tag.strip() for tag in self.sensitive_tags.split(",") if tag.strip())

@@ -73,6 +73,7 @@ class Policy:
     expertise_by_type: dict = field(default_factory=dict)  # action type key -> reviewer group
     expertise_by_domain: dict = field(default_factory=dict)  # domain -> reviewer group
     tier_groups: dict = field(default_factory=lambda: {"tier1": "team", "tier2": "lead", "tier3": "executive"})
+    tier_approvals: dict = field(default_factory=lambda: {"tier1": 1, "tier2": 1, "tier3": 2})  # four-eyes
 
 
 @dataclass(frozen=True)
@@ -83,6 +84,7 @@ class Route:
     threshold: float
     reasons: tuple[Reason, ...]
     policy_version: int
+    approvals_required: int = 1  # different reviewers who must approve (four-eyes in tier3 by default)
 
 
 def threshold_for(facts: RiskFacts) -> float:
@@ -188,4 +190,5 @@ def route(facts: RiskFacts, policy: Policy) -> Route:
         or policy.expertise_by_domain.get(facts.domain)
         or policy.tier_groups[tier]
     )
-    return Route(pattern, tier, group, threshold, tuple(reasons), policy.version)
+    approvals = policy.tier_approvals.get(tier, 1) if pattern == PRE_ACTION else 1
+    return Route(pattern, tier, group, threshold, tuple(reasons), policy.version, approvals)

@@ -12,6 +12,8 @@ from django.db.models import F
 from django.forms.models import model_to_dict
 from django.utils import timezone
 
+from reviews import realtime  # the reviewer workspace owns every live push
+
 from . import routing, wakeups
 from .audit import Type, audit_event, audit_record
 from .db import insert_together
@@ -117,13 +119,23 @@ def action_prepare(
         route_threshold=route.threshold,
         route_reasons=[{"code": r.code, "message": r.message} for r in route.reasons],
         policy_version=route.policy_version,
-        due_at=now + settings.HITL_TIER_SLAS[route.tier] if waits else None,
+        due_at=_due_at(route, now),
+        approvals_required=route.approvals_required,
         created_at=now,
         updated_at=now,
     )
     if not waits:
         action.decision, action.decided_at, action.final_payload = Decision.APPROVED, now, payload
     return action
+
+
+def _due_at(route: routing.Route, now):
+    """A waiting action is due at its tier's SLA; a post-action review window closes later."""
+    if route.pattern == routing.PRE_ACTION:
+        return now + settings.HITL_TIER_SLAS[route.tier]
+    if route.pattern == routing.POST_ACTION:
+        return now + settings.HITL_POST_REVIEW_WINDOW
+    return None
 
 
 def action_create(*, action: Action) -> Action:
@@ -135,6 +147,8 @@ def action_create(*, action: Action) -> Action:
         after={"status": action.status, "route": action.route_pattern, "tier": action.route_tier},
     )
     insert_together(action, submitted)
+    if action.reviewer_group:
+        realtime.broadcast_action_on_commit(action.pk)
     transaction.on_commit(partial(novelty_remember, agent=action.agent, action_type=action.action_type))
     return action
 
@@ -159,6 +173,16 @@ def action_transition(
     if not rows:
         return None
     wakeups.action_changed_on_commit(action_id)
+    realtime.broadcast_action_on_commit(action_id)
+    return Action.objects.select_related("action_type", "agent", "decided_by").get(pk=action_id)
+
+
+def action_touch(*, action_id, status: str = Status.PENDING) -> Action:
+    """Record a change that keeps the state (one approval of several, a post-action review) by
+    bumping `version`, so forms opened before it are refused. Caller holds the lock on the action
+    and writes the audit event."""
+    Action.objects.filter(pk=action_id, status=status).update(version=F("version") + 1, updated_at=timezone.now())
+    realtime.broadcast_action_on_commit(action_id)
     return Action.objects.select_related("action_type", "agent", "decided_by").get(pk=action_id)
 
 

@@ -15,6 +15,7 @@ from hitl.errors import Conflict, NotFound
 from hitl.models import Action
 from hitl.states import Status
 
+from . import realtime
 from .models import Claim
 from .selectors import ReviewerScope, reviewer_scope
 
@@ -43,6 +44,7 @@ def _hold(*, reviewer, action: Action, event: str, before=None) -> Claim:
     audit_record(
         event_type=event, actor=reviewer, action=action, before=before, after={"holder": reviewer.get_username()}
     )
+    realtime.broadcast_action_on_commit(action.pk)
     return claim
 
 
@@ -74,6 +76,7 @@ def claim_release(*, reviewer, action_id) -> bool:
         if released:
             action = Action.objects.select_related("action_type", "agent").get(pk=action_id)
             audit_record(event_type=Type.RELEASED, actor=reviewer, action=action)
+            realtime.broadcast_action_on_commit(action.pk)
     return released
 
 

@@ -35,3 +35,50 @@ class Claim(models.Model):
 
     def __str__(self):
         return f"{self.holder} holds {self.action_id} until {self.expires_at:%H:%M:%S}"
+
+
+class RejectReason(models.Model):
+    """A reason reviewers pick when rejecting, configured in admin; free text can add detail."""
+
+    code = models.SlugField(max_length=64, unique=True, help_text="Stable code stored with the verdict.")
+    label = models.CharField(max_length=200)
+    position = models.PositiveSmallIntegerField(default=0)
+    is_active = models.BooleanField(default=True)
+
+    class Meta:
+        ordering = ["position", "label"]
+
+    def __str__(self):
+        return self.label
+
+
+class Verdict(models.Model):
+    """One reviewer's verdict on one action. Several approvals may be needed (four-eyes); the
+    same reviewer gives at most one verdict per action."""
+
+    class Kind(models.TextChoices):
+        APPROVE = "approve"
+        MODIFY = "modify"
+        REJECT = "reject"
+        CONFIRM = "confirm", "confirm (post-action)"
+        FLAG = "flag", "flag (post-action)"
+
+    id = models.BigAutoField(primary_key=True)
+    action = models.ForeignKey("hitl.Action", on_delete=models.PROTECT, related_name="verdicts", db_index=False)
+    reviewer = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="verdicts")
+    kind = models.CharField(max_length=16, choices=Kind.choices)
+    payload = models.JSONField(null=True, blank=True, help_text="The edited payload, for modify.")
+    patch = models.JSONField(
+        null=True, blank=True, help_text="The edit as a JSON Patch (RFC 6902) against the original."
+    )
+    reason = models.ForeignKey(RejectReason, null=True, blank=True, on_delete=models.PROTECT, related_name="+")
+    comment = models.TextField(blank=True)
+    time_to_decision = models.DurationField(help_text="From submission to this verdict.")
+    created_at = models.DateTimeField()
+
+    class Meta:
+        ordering = ["id"]
+        constraints = [models.UniqueConstraint(fields=["action", "reviewer"], name="verdict_once_per_reviewer")]
+
+    def __str__(self):
+        return f"{self.reviewer} {self.kind} {self.action_id}"

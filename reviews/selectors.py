@@ -7,7 +7,7 @@ from django.db.models import Count, Exists, OuterRef, Q
 from hitl.models import Action
 from hitl.states import Status
 
-from .models import ReviewerGroup
+from .models import Claim, RejectReason, ReviewerGroup, Verdict
 
 QUEUE_PAGE_SIZE = 50
 
@@ -69,13 +69,44 @@ class QueueFilters:
         return q
 
 
-def _waiting(scope: ReviewerScope):
-    return Action.objects.filter(status=Status.PENDING, route_pattern="pre_action").filter(scope.q())
+PRE, POST = "pre", "post"  # the queue's tabs: waiting for approval; ran, review window open
 
 
-def queue_page(*, scope: ReviewerScope, filters: QueueFilters, after: tuple[datetime, str] | None = None):
+def _open(scope: ReviewerScope, tab: str, now: datetime):
+    if tab == POST:
+        rows = Action.objects.filter(status=Status.APPROVED, route_pattern="post_action", due_at__gt=now).filter(
+            ~Exists(Verdict.objects.filter(action=OuterRef("pk")))
+        )
+    else:
+        rows = Action.objects.filter(status=Status.PENDING, route_pattern="pre_action")
+    return rows.filter(scope.q())
+
+
+def queue_tab_of(action: Action, now: datetime) -> str | None:
+    """Which tab of the queue shows `action` now, if any."""
+    if action.status == Status.PENDING and action.route_pattern == "pre_action":
+        return PRE
+    if (
+        action.status == Status.APPROVED
+        and action.route_pattern == "post_action"
+        and action.due_at
+        and action.due_at > now
+        and not Verdict.objects.filter(action=action).exists()
+    ):
+        return POST
+    return None
+
+
+def queue_page(
+    *,
+    scope: ReviewerScope,
+    filters: QueueFilters,
+    after: tuple[datetime, str] | None = None,
+    tab: str = PRE,
+    now: datetime,
+):
     """Most urgent first (due_at, then id), one page, keyset-paginated after `after`."""
-    rows = _waiting(scope).filter(filters.q()).select_related("action_type", "agent", "claim__holder")
+    rows = _open(scope, tab, now).filter(filters.q()).select_related("action_type", "agent", "claim__holder")
     if after is not None:
         due_at, action_id = after
         rows = rows.filter(Q(due_at__gt=due_at) | Q(due_at=due_at, id__gt=action_id))
@@ -83,11 +114,54 @@ def queue_page(*, scope: ReviewerScope, filters: QueueFilters, after: tuple[date
     return page[:QUEUE_PAGE_SIZE], len(page) > QUEUE_PAGE_SIZE
 
 
-def queue_counts(*, scope: ReviewerScope) -> dict[str, int]:
-    """Waiting actions per tier in the reviewer's scope, in one query."""
+def queue_counts(*, scope: ReviewerScope, now: datetime) -> dict:
+    """Waiting actions per tier in the reviewer's scope, and open post-action reviews: two queries."""
     tiers = list(settings.HITL_TIER_GROUPS)
-    return _waiting(scope).aggregate(**{tier: Count("id", filter=Q(route_tier=tier)) for tier in tiers})
+    waiting = _open(scope, PRE, now).aggregate(**{tier: Count("id", filter=Q(route_tier=tier)) for tier in tiers})
+    return {"tiers": waiting, POST: _open(scope, POST, now).count()}
 
 
 def group_keys() -> list[str]:
     return list(ReviewerGroup.objects.values_list("key", flat=True))
+
+
+def candidate_payload(action: Action, verdicts: list[Verdict]) -> dict:
+    """What approving now would approve: the latest reviewer edit, else the agent's proposal."""
+    edits = [v.payload for v in verdicts if v.kind == Verdict.Kind.MODIFY]
+    return edits[-1] if edits else action.payload
+
+
+def verdicts_of(action: Action) -> list[Verdict]:
+    return list(Verdict.objects.filter(action=action).select_related("reviewer", "reason"))
+
+
+def live_claim(action: Action, now: datetime) -> Claim | None:
+    return Claim.objects.select_related("holder").filter(action=action, expires_at__gt=now).first()
+
+
+def reject_reasons():
+    return RejectReason.objects.filter(is_active=True)
+
+
+def track_record(*, agent_id, action_type_id) -> dict[str, int]:
+    """How the agent's decided proposals of this type went, in one query."""
+    decisions = ("approved", "modified", "rejected", "expired")
+    counts = Action.objects.filter(
+        agent_id=agent_id, action_type_id=action_type_id, route_pattern="pre_action"
+    ).aggregate(
+        **{d: Count("id", filter=Q(decision=d)) for d in decisions}, pending=Count("id", filter=Q(status="pending"))
+    )
+    counts["decided"] = sum(counts[d] for d in decisions)
+    return counts
+
+
+def task_actions(action: Action, limit: int = 20) -> list[Action]:
+    """The agent's other actions in the same task, oldest first."""
+    if not action.task_id:
+        return []
+    return list(
+        Action.objects.filter(agent_id=action.agent_id, task_id=action.task_id)
+        .exclude(pk=action.pk)
+        .select_related("action_type")
+        .order_by("created_at")[:limit]
+    )

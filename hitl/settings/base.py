@@ -181,6 +181,8 @@ HITL_POLICY_MAX_AGE = env.float("HITL_POLICY_MAX_AGE", default=2.0)
 # How long a process trusts a token it has seen; a revocation reaches other processes within it.
 HITL_AUTH_CACHE_SECONDS = env.float("HITL_AUTH_CACHE_SECONDS", default=5.0)
 HITL_TIER_SLAS = {"tier1": timedelta(hours=4), "tier2": timedelta(hours=1), "tier3": timedelta(minutes=15)}
+# How long after it ran a post-action review stays open for a reviewer to confirm or flag it.
+HITL_POST_REVIEW_WINDOW = timedelta(hours=env.int("HITL_POST_REVIEW_WINDOW_HOURS", default=24))
 HITL_CLAIM_LEASE = timedelta(minutes=env.int("HITL_CLAIM_LEASE_MINUTES", default=10))
 HITL_TIER_GROUPS = {"tier1": "team", "tier2": "lead", "tier3": "executive"}
 

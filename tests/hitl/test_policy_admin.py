@@ -72,12 +72,15 @@ def test_every_policy_change_bumps_the_version_and_is_audited(admin_client, emai
     assert deleted.before["name"] == "refunds over the limit" and deleted.after is None
 
 
+APPROVALS = {"approvals_tier1": "1", "approvals_tier2": "1", "approvals_tier3": "2"}
+
+
 def test_routing_settings_change_the_route(admin_client, api, email_type, submitted):
     submitted()  # not novel any more
     body = submit_body(blast_radius=50, entity={})
     assert api.post("/api/v1/actions", body, format="json").json()["route"]["tier"] == "tier1"
     form = {"blast_high": "40", "blast_tier3": "10000", "interrupt_factor": "0.7", "tier2_confidence": "0.6",
-            "sensitive_tags": "vip, board", "novelty": "on"}  # fmt: skip
+            "sensitive_tags": "vip, board", "novelty": "on", **APPROVALS}  # fmt: skip
     assert admin_client.post(f"/admin/hitl/routingsettings/{routing_settings().pk}/change/", form).status_code == 302
     assert api.post("/api/v1/actions", body, format="json").json()["route"]["tier"] == "tier2"
 
@@ -140,11 +143,12 @@ def test_admin_refuses_a_rule_whose_type_is_not_in_its_domain(admin_client, emai
         ({"interrupt_factor": "1.2"}, "less than or equal to 1"),
         ({"tier2_confidence": "-0.1"}, "greater than or equal to 0"),
         ({"blast_high": "500", "blast_tier3": "100"}, "at least the high blast radius"),
+        ({"approvals_tier3": "0"}, "greater than or equal to 1"),
     ],
 )
 def test_admin_refuses_bad_routing_settings(admin_client, form, message):
     fields = {"blast_high": "100", "blast_tier3": "10000", "interrupt_factor": "0.7", "tier2_confidence": "0.6",
-              "sensitive_tags": "vip", "novelty": "on", **form}  # fmt: skip
+              "sensitive_tags": "vip", "novelty": "on", **APPROVALS, **form}  # fmt: skip
     response = admin_client.post(f"/admin/hitl/routingsettings/{routing_settings().pk}/change/", fields)
     assert response.status_code == 200 and message in response.content.decode()
     assert RoutingSettings.objects.get().version == 1

@@ -73,7 +73,7 @@ def test_most_urgent_first_with_counts_and_filters(client, world):
     dues = [a.due_at for a in response.context["rows"]]
     assert dues == sorted(dues)
     assert response.context["rows"][0].summary == "tier3 email"  # 15 minutes beats 1 and 4 hours
-    assert response.context["counts"] == {"tier1": 2, "tier2": 1, "tier3": 1}
+    assert response.context["counts"] == {"tiers": {"tier1": 2, "tier2": 1, "tier3": 1}, "post": 0}
     assert summaries(client, people["eve"], "?tier=tier1")[0] == {"tier1 email", "finance refund"}
     assert summaries(client, people["eve"], "?type=issue_refund")[0] == {"finance refund"}
     assert summaries(client, people["eve"], "?group=finance&tier=tier3")[0] == set()
