@@ -97,8 +97,9 @@ def _held_by_other(*, action: Action, reviewer, now) -> bool:
     return Claim.objects.filter(action=action, expires_at__gt=now).exclude(holder=reviewer).exists()
 
 
-def claim_next(*, reviewer) -> Claim | None:
-    """Claim the most urgent action the reviewer may decide that nobody holds, or None.
+def claim_next(*, reviewer, passing_over=()) -> Claim | None:
+    """Claim the most urgent action the reviewer may decide that nobody else holds, or None.
+    One the reviewer holds already is theirs to resume, unless it is in `passing_over`.
 
     SKIP LOCKED passes over rows another reviewer is claiming right now. A row whose claim was
     committed after this query's snapshot can still be locked, so the claim is re-read once the
@@ -113,7 +114,7 @@ def claim_next(*, reviewer) -> Claim | None:
         .select_related("action_type", "agent")
         .order_by("due_at", "id")
     )
-    skipped = []
+    skipped = list(passing_over)
     while True:
         with transaction.atomic():
             action = unclaimed.exclude(pk__in=skipped).select_for_update(skip_locked=True, of=("self",)).first()

@@ -180,9 +180,11 @@ def _locked(*, reviewer, action_id) -> Action:
     """The action, locked (SELECT … FOR UPDATE), or NotFound when the reviewer may not see it.
 
     Caller holds transaction.atomic."""
+    # Not decided_by: a row read after waiting for the lock is the committed one, but a joined user
+    # row would be from before the wait, so the winner's name is loaded afterwards when needed.
     action = (
         Action.objects.select_for_update(of=("self",))
-        .select_related("action_type", "agent", "decided_by")
+        .select_related("action_type", "agent")
         .filter(pk=action_id)
         .first()
     )

@@ -126,8 +126,15 @@ def _pretty(value) -> str:
 @require_POST
 @login_required
 def take_next(request):
-    """Claim the most urgent action nobody holds and open it."""
-    claim = claims.claim_next(reviewer=request.user)
+    """Claim the most urgent action nobody holds and open it. From an action's page, that action is
+    skipped and given back."""
+    try:
+        skipping = [uuid.UUID(request.POST["skip"])] if request.POST.get("skip") else []
+    except ValueError:
+        skipping = []
+    for action_id in skipping:
+        claims.claim_release(reviewer=request.user, action_id=action_id)
+    claim = claims.claim_next(reviewer=request.user, passing_over=skipping)
     if claim is None:
         messages.info(request, "Nothing is waiting for you right now.")
         return redirect("reviews:queue")
