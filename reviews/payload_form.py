@@ -119,6 +119,7 @@ def _parse(schema, data, base, name, errors, *, root=False, required=False):
         kind = "json"
     raw = data.get(name)
     if kind == "object":
+        absent = base is MISSING
         base = base if isinstance(base, dict) else {}
         props = schema["properties"]
         needed = set(schema.get("required", ()))
@@ -131,8 +132,10 @@ def _parse(schema, data, base, name, errors, *, root=False, required=False):
             got = _parse({}, data, base[key], _child(name, key), errors)
             if got is not MISSING:
                 out[key] = got
-        return out
+        return MISSING if absent and not out and not root else out
     if kind == "items":
+        if base is MISSING:
+            return MISSING
         items = []
         for i, item in enumerate(base if isinstance(base, list) else []):
             child = _child(name, i)
@@ -141,7 +144,7 @@ def _parse(schema, data, base, name, errors, *, root=False, required=False):
             items.append(_parse(schema["items"], data, item, child, errors))
         return items
     if kind == "boolean":
-        return bool(raw)
+        return MISSING if base is MISSING and not raw else bool(raw)
     if raw is None:  # not in the form: keep what was there
         return base
     if kind == "enum":
@@ -154,6 +157,8 @@ def _parse(schema, data, base, name, errors, *, root=False, required=False):
             return base
     if kind == "lines":
         lines = [line.strip() for line in raw.splitlines() if line.strip()]
+        if not lines and base is MISSING:
+            return MISSING
         item_kind = schema["items"].get("type")
         out = []
         for line in lines:
