@@ -122,6 +122,7 @@ USERS = [
     ("tina", "tina-review", ["team"], False),
     ("leo", "leo-review", ["lead"], False),
     ("eve", "eve-review", ["executive"], False),
+    ("ed", "ed-review", ["executive"], False),  # tier3 needs two approvers (four-eyes)
     ("fiona", "fiona-review", ["finance"], False),
 ]
 ADMIN = ("admin", "admin-demo")

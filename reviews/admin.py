@@ -1,6 +1,6 @@
 from django.contrib import admin
 
-from .models import ReviewerGroup
+from .models import RejectReason, ReviewerGroup, Verdict
 
 
 @admin.register(ReviewerGroup)
@@ -8,3 +8,28 @@ class ReviewerGroupAdmin(admin.ModelAdmin):
     list_display = ["key", "name", "kind", "rank"]
     list_filter = ["kind"]
     filter_horizontal = ["members"]
+
+
+@admin.register(RejectReason)
+class RejectReasonAdmin(admin.ModelAdmin):
+    list_display = ["label", "code", "position", "is_active"]
+    list_editable = ["position", "is_active"]
+    prepopulated_fields = {"code": ["label"]}
+
+
+@admin.register(Verdict)
+class VerdictAdmin(admin.ModelAdmin):
+    """Read-only: verdicts are written by the decision service, with their audit events."""
+
+    list_display = ["created_at", "action", "reviewer", "kind", "reason", "time_to_decision"]
+    list_filter = ["kind"]
+    list_select_related = ["action", "reviewer", "reason"]
+
+    def has_add_permission(self, request):
+        return False
+
+    def has_change_permission(self, request, obj=None):
+        return False
+
+    def has_delete_permission(self, request, obj=None):
+        return False

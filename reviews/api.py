@@ -18,7 +18,13 @@ class DecisionIn(NoUnknownFieldsMixin, serializers.Serializer):
     decision = serializers.ChoiceField(choices=sorted(VERBS))
     payload = JSONObjectField(required=False, help_text="The edited payload; required for modify.")
     comment = StrictCharField(
-        required=False, allow_blank=True, max_length=5000, default="", help_text="Required for reject."
+        required=False, allow_blank=True, max_length=5000, default="", help_text="Required for reject, unless a reason."
+    )
+    reason = StrictCharField(
+        required=False, allow_blank=True, max_length=64, default="", help_text="A configured reject reason code."
+    )
+    version = serializers.IntegerField(
+        required=False, min_value=1, help_text="The action version you reviewed; 409 if it changed since."
     )
 
 

@@ -129,3 +129,22 @@ def test_bad_decision_bodies_are_400(submitted, reviewer_api, body):
     response = decide(reviewer_api, action["id"], **body)
     assert response.status_code == 400 and response.json()["fields"]
     assert Action.objects.get(pk=action["id"]).status == "pending"
+
+
+def test_reject_with_a_configured_reason_code(submitted, reviewer_api):
+    from reviews.models import RejectReason
+
+    RejectReason.objects.get_or_create(code="wrong_target", defaults={"label": "Wrong recipient or target"})
+    action = submitted()
+    unknown = decide(reviewer_api, action["id"], decision="reject", reason="nope")
+    assert unknown.status_code == 400 and "wrong_target" in unknown.json()["fields"]["reason"][0]
+    response = decide(reviewer_api, action["id"], decision="reject", reason="wrong_target")
+    assert response.status_code == 200
+    assert response.json()["decision"]["comment"] == "Wrong recipient or target"
+
+
+def test_a_stale_version_is_409_and_changes_nothing(submitted, reviewer_api):
+    action = submitted()
+    response = decide(reviewer_api, action["id"], decision="approve", version=5)
+    assert response.status_code == 409 and response.json()["error"] == "stale_version"
+    assert Action.objects.get(pk=action["id"]).status == "pending"
