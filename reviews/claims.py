@@ -6,6 +6,7 @@ two reviewers never both hold one action; `claim_next` skips rows another review
 """
 
 from django.conf import settings
+from django.contrib.auth import get_user_model
 from django.db import transaction
 from django.db.models import Exists, OuterRef
 from django.utils import timezone
@@ -35,9 +36,19 @@ def _locked_pending(*, scope: ReviewerScope, action_id) -> Action:
     return action
 
 
-def _hold(*, reviewer, action: Action, event: str, before=None) -> Claim:
-    """Caller holds the lock on `action`."""
+def _hold(*, reviewer, scope: ReviewerScope, action: Action, event: str, before=None) -> Claim:
+    """Caller holds the lock on `action`. Refused when the reviewer holds their cap of actions
+    already; the reviewer's row is locked so that their own parallel claims count each other."""
     now = timezone.now()
+    get_user_model().objects.select_for_update().filter(pk=reviewer.pk).exists()
+    held = Claim.objects.filter(holder=reviewer, expires_at__gt=now).exclude(action=action).count()
+    if held >= scope.wip_cap:
+        raise Conflict(
+            f"You hold {held} action{'s' if held != 1 else ''}, your limit; decide or release one first.",
+            code="wip_cap_reached",
+            held=held,
+            wip_cap=scope.wip_cap,
+        )
     claim, _ = Claim.objects.update_or_create(
         action=action, defaults={"holder": reviewer, "claimed_at": now, "expires_at": now + settings.HITL_CLAIM_LEASE}
     )
@@ -51,7 +62,8 @@ def _hold(*, reviewer, action: Action, event: str, before=None) -> Claim:
 def claim_take(*, reviewer, action_id) -> Claim:
     """Claim (or renew) a pending action. Refused, naming the holder, while someone else holds it."""
     with transaction.atomic():
-        action = _locked_pending(scope=reviewer_scope(reviewer), action_id=action_id)
+        scope = reviewer_scope(reviewer)
+        action = _locked_pending(scope=scope, action_id=action_id)
         current = Claim.objects.select_related("holder").filter(action=action).first()
         if current and current.holder_id != reviewer.pk and current.expires_at > timezone.now():
             holder = current.holder.get_username()
@@ -66,7 +78,7 @@ def claim_take(*, reviewer, action_id) -> Claim:
             Claim.objects.filter(pk=current.pk).update(expires_at=timezone.now() + settings.HITL_CLAIM_LEASE)
             current.refresh_from_db()
             return current
-        return _hold(reviewer=reviewer, action=action, event=Type.CLAIMED)
+        return _hold(reviewer=reviewer, scope=scope, action=action, event=Type.CLAIMED)
 
 
 def claim_release(*, reviewer, action_id) -> bool:
@@ -89,7 +101,7 @@ def claim_take_over(*, lead, action_id) -> Claim:
             raise NotFound("Only a reviewer senior to this action's tier can take it over.")
         current = Claim.objects.select_related("holder").filter(action=action).first()
         before = {"holder": current.holder.get_username()} if current else None
-        return _hold(reviewer=lead, action=action, event=Type.TAKEN_OVER, before=before)
+        return _hold(reviewer=lead, scope=scope, action=action, event=Type.TAKEN_OVER, before=before)
 
 
 def _held_by_other(*, action: Action, reviewer, now) -> bool:
@@ -121,5 +133,5 @@ def claim_next(*, reviewer, passing_over=()) -> Claim | None:
             if action is None:
                 return None
             if not _held_by_other(action=action, reviewer=reviewer, now=now):
-                return _hold(reviewer=reviewer, action=action, event=Type.CLAIMED)
+                return _hold(reviewer=reviewer, scope=scope, action=action, event=Type.CLAIMED)
         skipped.append(action.pk)

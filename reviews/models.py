@@ -1,4 +1,5 @@
 from django.conf import settings
+from django.core.validators import MinValueValidator
 from django.db import models
 
 
@@ -17,6 +18,14 @@ class ReviewerGroup(models.Model):
         help_text="Tier groups only: a higher rank also reviews the tiers below (team 1, lead 2, executive 3).",
     )
     members = models.ManyToManyField(settings.AUTH_USER_MODEL, blank=True, related_name="reviewer_groups")
+    daily_capacity = models.PositiveIntegerField(
+        null=True, blank=True, help_text="Decisions a day the group can make; empty for no limit."
+    )
+    wip_cap = models.PositiveSmallIntegerField(
+        default=5,
+        validators=[MinValueValidator(1)],
+        help_text="Actions one member may hold (claim) at once. A member of several groups gets the largest cap.",
+    )
 
     class Meta:
         ordering = ["kind", "rank", "key"]

@@ -4,12 +4,13 @@ from datetime import datetime
 from django.conf import settings
 from django.db.models import Count, Exists, OuterRef, Q
 
-from hitl.models import Action
+from hitl.models import Action, Tier
 from hitl.states import Status
 
 from .models import Claim, RejectReason, ReviewerGroup, Verdict
 
 QUEUE_PAGE_SIZE = 50
+DEFAULT_WIP_CAP = 5  # for a reviewer in no group (a superuser)
 
 
 @dataclass(frozen=True)
@@ -20,6 +21,7 @@ class ReviewerScope:
     everything: bool
     groups: frozenset
     lower_tiers: frozenset
+    wip_cap: int = DEFAULT_WIP_CAP  # actions the reviewer may hold at once
 
     def q(self) -> Q:
         if self.everything:
@@ -33,7 +35,9 @@ class ReviewerScope:
 def reviewer_scope(user) -> ReviewerScope:
     """One query: every group, marked with whether `user` is a member."""
     membership = ReviewerGroup.members.through.objects.filter(reviewergroup=OuterRef("pk"), user_id=user.pk)
-    groups = list(ReviewerGroup.objects.annotate(mine=Exists(membership)).values("key", "kind", "rank", "mine"))
+    groups = list(
+        ReviewerGroup.objects.annotate(mine=Exists(membership)).values("key", "kind", "rank", "wip_cap", "mine")
+    )
     mine = [g for g in groups if g["mine"]]
     top = max((g["rank"] for g in mine if g["kind"] == ReviewerGroup.Kind.TIER), default=None)
     rank_of = {g["key"]: g["rank"] for g in groups if g["kind"] == ReviewerGroup.Kind.TIER}
@@ -42,7 +46,8 @@ def reviewer_scope(user) -> ReviewerScope:
         for tier, group in settings.HITL_TIER_GROUPS.items()
         if top is not None and group in rank_of and rank_of[group] < top
     }
-    return ReviewerScope(user.is_superuser, frozenset(g["key"] for g in mine), frozenset(lower))
+    cap = max((g["wip_cap"] for g in mine), default=DEFAULT_WIP_CAP)
+    return ReviewerScope(user.is_superuser, frozenset(g["key"] for g in mine), frozenset(lower), cap)
 
 
 def reviewer_may_decide(*, user, action: Action) -> bool:
@@ -105,20 +110,59 @@ def queue_page(
     tab: str = PRE,
     now: datetime,
 ):
-    """Most urgent first (due_at, then id), one page, keyset-paginated after `after`."""
-    rows = _open(scope, tab, now).filter(filters.q()).select_related("action_type", "agent", "claim__holder")
-    if after is not None:
-        due_at, action_id = after
-        rows = rows.filter(Q(due_at__gt=due_at) | Q(due_at=due_at, id__gt=action_id))
-    page = list(rows.order_by("due_at", "id")[: QUEUE_PAGE_SIZE + 1])
+    """Most urgent first (due_at, then id), one page, keyset-paginated after `after`.
+
+    The pre-action tab reads each part of the reviewer's scope (a tier below theirs; one of their
+    groups within one tier) as its own LIMITed scan of a partial index in (due_at, id) order (see
+    Action.Meta.indexes) and keeps the first rows of their union: its cost follows the page size
+    and the number of parts, not how many actions wait.
+    """
+
+    def ordered(rows):
+        rows = rows.filter(filters.q())
+        if after is not None:
+            due_at, action_id = after
+            # The first condition bounds the index scan; the second skips the ties already shown.
+            rows = rows.filter(due_at__gte=due_at).filter(Q(due_at__gt=due_at) | Q(id__gt=action_id))
+        return rows.order_by("due_at", "id")
+
+    rows = ordered(_open(scope, tab, now))
+    if tab == PRE:
+        tiers = [*Tier.values, ""]
+        lower = tiers if scope.everything else [tier for tier in tiers if tier in scope.lower_tiers]
+        parts = [Q(route_tier=tier) for tier in lower]
+        parts += [
+            Q(reviewer_group=g, route_tier=tier) for g in sorted(scope.groups) for tier in tiers if tier not in lower
+        ]
+        if not parts:
+            return [], False
+        ids = [rows.filter(part).values("pk")[: QUEUE_PAGE_SIZE + 1] for part in parts]
+        rows = Action.objects.filter(pk__in=ids[0].union(*ids[1:], all=True) if len(ids) > 1 else ids[0])
+    page = list(
+        rows.select_related("action_type", "agent", "claim__holder").order_by("due_at", "id")[: QUEUE_PAGE_SIZE + 1]
+    )
     return page[:QUEUE_PAGE_SIZE], len(page) > QUEUE_PAGE_SIZE
 
 
 def queue_counts(*, scope: ReviewerScope, now: datetime) -> dict:
-    """Waiting actions per tier in the reviewer's scope, and open post-action reviews: two queries."""
-    tiers = list(settings.HITL_TIER_GROUPS)
-    waiting = _open(scope, PRE, now).aggregate(**{tier: Count("id", filter=Q(route_tier=tier)) for tier in tiers})
-    return {"tiers": waiting, POST: _open(scope, POST, now).count()}
+    """Waiting actions per tier in the reviewer's scope, and open post-action reviews.
+
+    Each count stops at `cap`: past it the count is the string "1000+" (an int otherwise), so it
+    costs one LIMITed index scan however long the queue is. One query per tier, one for the post tab.
+    """
+    cap = 1000
+
+    def capped(rows):
+        count = rows[: cap + 1].count()
+        return f"{cap}+" if count > cap else count
+
+    waiting = {}
+    for tier in settings.HITL_TIER_GROUPS:
+        part = Q(route_tier=tier)
+        if not (scope.everything or tier in scope.lower_tiers):
+            part &= Q(reviewer_group__in=scope.groups)
+        waiting[tier] = capped(_open(scope, PRE, now).filter(part))
+    return {"tiers": waiting, POST: capped(_open(scope, POST, now))}
 
 
 def group_keys() -> list[str]:

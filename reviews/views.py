@@ -134,7 +134,11 @@ def take_next(request):
         skipping = []
     for action_id in skipping:
         claims.claim_release(reviewer=request.user, action_id=action_id)
-    claim = claims.claim_next(reviewer=request.user, passing_over=skipping)
+    try:
+        claim = claims.claim_next(reviewer=request.user, passing_over=skipping)
+    except Conflict as exc:
+        messages.error(request, exc.message)
+        return redirect("reviews:queue")
     if claim is None:
         messages.info(request, "Nothing is waiting for you right now.")
         return redirect("reviews:queue")

@@ -6,7 +6,7 @@ from django.utils import timezone
 from hitl.models import Action, AuditEvent
 from hitl.services import action_submit, agent_create
 from reviews.claims import claim_take
-from reviews.models import RejectReason, Verdict
+from reviews.models import RejectReason, ReviewerGroup, Verdict
 from tests.factories import ActionTypeFactory, ReviewerGroupFactory, UserFactory
 
 
@@ -302,3 +302,16 @@ def test_post_action_reviews_have_their_own_tab(client, desk):
     assert AuditEvent.objects.filter(action=ran, event_type="post_confirmed").count() == 1
     again = decide(client, people["tom"], ran, decision="flag", comment="wrong tag")
     assert again.status_code == 409 and "tina already confirmed this action." in again.content.decode()
+
+
+def test_a_reviewer_holds_no_more_than_the_groups_wip_cap(client, desk):
+    people, submit = desk
+    ReviewerGroup.objects.filter(key="team").update(wip_cap=1)
+    first, second = submit("First"), submit("Second")
+    client.force_login(people["tina"])
+    assert client.post("/reviews/next")["Location"] == f"/reviews/{first.pk}/"
+    refused = client.post(f"/reviews/{second.pk}/claim", follow=True).content.decode()
+    assert "You hold 1 action, your limit; decide or release one first." in refused
+    assert client.post("/reviews/next")["Location"] == f"/reviews/{first.pk}/"  # resumes hers
+    decide(client, people["tina"], first, decision="approve")
+    assert client.post("/reviews/next")["Location"] == f"/reviews/{second.pk}/"
