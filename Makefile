@@ -28,6 +28,7 @@ test: $(STAMP)
 bench: $(STAMP)
 	$(BIN)/python bench/routing.py
 	$(BIN)/python bench/intake.py
+	$(BIN)/python bench/queue.py
 
 lint: $(STAMP)
 	$(BIN)/ruff check .

@@ -153,6 +153,25 @@ class Action(models.Model):
         indexes = [
             models.Index(fields=["status", "due_at"], name="action_status_due"),
             models.Index(fields=["agent", "-created_at"], name="action_agent_recent"),
+            # The reviewer queue (reviews.selectors.queue_page, queue_counts): the waiting actions of
+            # one group in one tier, or of one whole tier, in (due_at, id) order. Partial, so they hold
+            # only what waits for approval.
+            models.Index(
+                fields=["reviewer_group", "route_tier", "due_at", "id"],
+                condition=models.Q(status="pending", route_pattern="pre_action"),
+                name="action_waiting_group_due",
+            ),
+            models.Index(
+                fields=["route_tier", "due_at", "id"],
+                condition=models.Q(status="pending", route_pattern="pre_action"),
+                name="action_waiting_tier_due",
+            ),
+            # The queue's post-action tab: review windows still open (due_at > now), in (due_at, id) order.
+            models.Index(
+                fields=["due_at", "id"],
+                condition=models.Q(status="approved", route_pattern="post_action"),
+                name="action_post_window_due",
+            ),
         ]
         constraints = [
             models.CheckConstraint(

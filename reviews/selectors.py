@@ -1,8 +1,9 @@
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import datetime
 
 from django.conf import settings
-from django.db.models import Count, Exists, OuterRef, Q
+from django.db import connections
+from django.db.models import Count, Exists, OuterRef, Q, Value
 
 from hitl.models import Action, Tier
 from hitl.states import Status
@@ -112,10 +113,10 @@ def queue_page(
 ):
     """Most urgent first (due_at, then id), one page, keyset-paginated after `after`.
 
-    The pre-action tab reads each part of the reviewer's scope (a tier below theirs; one of their
-    groups within one tier) as its own LIMITed scan of a partial index in (due_at, id) order (see
-    Action.Meta.indexes) and keeps the first rows of their union: its cost follows the page size
-    and the number of parts, not how many actions wait.
+    On PostgreSQL the pre-action tab is read part by part of the reviewer's scope (a tier below
+    theirs; one of their groups within one tier), each part a LIMITed scan of a partial index in
+    (due_at, id) order (see Action.Meta.indexes); the page is the first rows of their union. Its
+    cost follows the page size and the number of parts, not how many actions wait.
     """
 
     def ordered(rows):
@@ -127,7 +128,7 @@ def queue_page(
         return rows.order_by("due_at", "id")
 
     rows = ordered(_open(scope, tab, now))
-    if tab == PRE:
+    if tab == PRE and connections[rows.db].features.supports_slicing_ordering_in_compound:  # not SQLite
         tiers = [*Tier.values, ""]
         lower = tiers if scope.everything else [tier for tier in tiers if tier in scope.lower_tiers]
         parts = [Q(route_tier=tier) for tier in lower]
@@ -136,33 +137,42 @@ def queue_page(
         ]
         if not parts:
             return [], False
-        ids = [rows.filter(part).values("pk")[: QUEUE_PAGE_SIZE + 1] for part in parts]
-        rows = Action.objects.filter(pk__in=ids[0].union(*ids[1:], all=True) if len(ids) > 1 else ids[0])
-    page = list(
-        rows.select_related("action_type", "agent", "claim__holder").order_by("due_at", "id")[: QUEUE_PAGE_SIZE + 1]
-    )
+        # Each part is within the scope; without the scope's OR the planner takes the part's index.
+        waiting = ordered(_open(replace(scope, everything=True), PRE, now))
+        firsts = [waiting.filter(part).values("pk")[: QUEUE_PAGE_SIZE + 1] for part in parts]
+        ids = firsts[0].union(*firsts[1:], all=True) if firsts[1:] else firsts[0]
+    else:
+        ids = rows.values("pk")[: QUEUE_PAGE_SIZE + 1]
+    # The joins run for the page's rows only.
+    rows = Action.objects.filter(pk__in=ids).select_related("action_type", "agent", "claim__holder")
+    page = list(rows.order_by("due_at", "id")[: QUEUE_PAGE_SIZE + 1])
     return page[:QUEUE_PAGE_SIZE], len(page) > QUEUE_PAGE_SIZE
 
 
 def queue_counts(*, scope: ReviewerScope, now: datetime) -> dict:
     """Waiting actions per tier in the reviewer's scope, and open post-action reviews.
 
-    Each count stops at `cap`: past it the count is the string "1000+" (an int otherwise), so it
-    costs one LIMITed index scan however long the queue is. One query per tier, one for the post tab.
+    Each count stops past `cap`, so it costs at most one LIMITed index scan however long the
+    queue: a count over the cap is the string "1000+", any other an int. One query on
+    PostgreSQL (a union of the limited parts), one per count elsewhere.
     """
     cap = 1000
-
-    def capped(rows):
-        count = rows[: cap + 1].count()
-        return f"{cap}+" if count > cap else count
-
-    waiting = {}
+    waiting = _open(replace(scope, everything=True), PRE, now)  # narrowed to the scope's part of each tier:
+    parts = {}
     for tier in settings.HITL_TIER_GROUPS:
         part = Q(route_tier=tier)
         if not (scope.everything or tier in scope.lower_tiers):
             part &= Q(reviewer_group__in=scope.groups)
-        waiting[tier] = capped(_open(scope, PRE, now).filter(part))
-    return {"tiers": waiting, POST: capped(_open(scope, POST, now))}
+        parts[tier] = waiting.filter(part)
+    parts[POST] = _open(scope, POST, now)
+    if connections[waiting.db].features.supports_slicing_ordering_in_compound:  # not SQLite
+        firsts = [rows.annotate(part=Value(key)).values("part")[: cap + 1] for key, rows in parts.items()]
+        union = firsts[0].union(*firsts[1:], all=True)
+        counts = union.aggregate(**{key: Count("part", filter=Q(part=key)) for key in parts})
+    else:
+        counts = {key: rows.values("pk")[: cap + 1].count() for key, rows in parts.items()}
+    shown = {key: f"{cap}+" if count > cap else count for key, count in counts.items()}
+    return {"tiers": {tier: shown[tier] for tier in settings.HITL_TIER_GROUPS}, POST: shown[POST]}
 
 
 def group_keys() -> list[str]:
