@@ -23,3 +23,9 @@ def as_json(value) -> str:
 @register.filter
 def get(mapping, key):
     return mapping.get(key) if hasattr(mapping, "get") else None
+
+
+@register.filter
+def label(key) -> str:
+    """"tool_calls" → "Tool calls"."""
+    return str(key).replace("_", " ").capitalize()

@@ -5,6 +5,7 @@
   if (!queue || !window.WebSocket) return;
   const filters = ["tier", "group", "type", "agent"];
   let retry = 1000, countsTimer = null;
+  let missed = null;  // pushes received while a re-fetch is in flight
 
   function rows() { return document.getElementById("queue-rows"); }
 
@@ -41,9 +42,26 @@
     if (rows().children.length === 0) refetch();
   }
 
+  // The re-fetched rows were rendered when the request reached the server: pushes that arrive
+  // meanwhile are replayed over them, and only the latest re-fetch is shown.
   function refetch() {
-    if (window.htmx) htmx.ajax("GET", window.location.href, { target: "#queue", swap: "innerHTML" });
+    const mine = missed = [];
+    fetch(window.location.href, { credentials: "same-origin", headers: { "HX-Request": "true" } })
+      .then(function (r) { return r.text(); })
+      .then(function (html) {
+        if (missed !== mine) return;  // a newer re-fetch is on its way
+        missed = null;
+        queue.innerHTML = html;
+        if (window.htmx) htmx.process(queue);
+        mine.forEach(apply);
+        document.dispatchEvent(new CustomEvent("htmx:afterSwap"));  // start the countdowns
+      })
+      .catch(function () { if (missed === mine) missed = null; });
     refreshCounts();
+  }
+
+  function apply(msg) {
+    if (msg.op === "upsert" && matches(msg)) upsert(msg); else remove(msg.id);
   }
 
   // Counts are per reviewer scope, so they are re-read rather than patched.
@@ -73,7 +91,8 @@
     };
     socket.onmessage = function (event) {
       const msg = JSON.parse(event.data);
-      if (msg.op === "upsert" && matches(msg)) upsert(msg); else remove(msg.id);
+      if (missed) missed.push(msg);
+      apply(msg);
       refreshCounts();
     };
     socket.onclose = function () {

@@ -61,7 +61,7 @@ def test_the_action_page_shows_everything_needed_to_decide(client, desk):
     assert "Email Jane confirming her $40 refund" in html
     assert '<dt>to</dt><dd><span class="value">jane@example.com</span></dd>' in html  # fields, not raw JSON
     assert "Order 881 is eligible under policy 4.2" in html
-    assert "Where is my refund?" in html and "Policy 4.2" in html
+    assert "Where is my refund?" in html and "Policy 4.2" in html and "Documents (1)" in html
     assert "threshold 0.85" in html and "irreversible action type" in html
     assert earlier.summary in html and "ticket-881" in html  # the same task's other actions
     assert "No reviewed send_email proposals from this agent yet." in html
