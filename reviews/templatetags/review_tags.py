@@ -27,5 +27,5 @@ def get(mapping, key):
 
 @register.filter
 def label(key) -> str:
-    """"tool_calls" → "Tool calls"."""
+    """Turn a context key into a heading: tool_calls → Tool calls."""
     return str(key).replace("_", " ").capitalize()
