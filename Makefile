@@ -28,7 +28,7 @@ test: $(STAMP)
 bench: $(STAMP)
 	$(BIN)/python bench/routing.py
 	$(BIN)/python bench/intake.py
-	$(BIN)/python bench/queue.py
+	$(BIN)/python bench/queue_page.py
 
 lint: $(STAMP)
 	$(BIN)/ruff check .

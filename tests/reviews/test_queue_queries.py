@@ -1,4 +1,4 @@
-"""The queue page costs a fixed number of queries, however many actions wait (bench/queue.py times it)."""
+"""The queue page costs a fixed number of queries, however many actions wait (bench/queue_page.py times it)."""
 
 import uuid
 

@@ -8,7 +8,7 @@ client (middleware, session, queries and templates; no network), alternating bet
 databases round by round, and prints the medians, their ratio and each page's query count.
 Goal: large/small <= 1.3.
 
-    make bench            # or: .venv/bin/python bench/queue.py --rounds 9 --requests 15
+    make bench            # or: .venv/bin/python bench/queue_page.py --rounds 9 --requests 15
 """
 
 import sys
