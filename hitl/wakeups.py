@@ -4,15 +4,13 @@ The message is a hint; the waiter always re-reads the action from the database.
 """
 
 import asyncio
-import logging
 from collections.abc import Awaitable, Callable
 from functools import partial
 
-from asgiref.sync import async_to_sync
 from channels.layers import get_channel_layer
 from django.db import transaction
 
-log = logging.getLogger(__name__)
+from . import pubsub
 
 
 def group_name(action_id) -> str:
@@ -20,14 +18,7 @@ def group_name(action_id) -> str:
 
 
 def action_changed_on_commit(action_id) -> None:
-    transaction.on_commit(partial(_publish, action_id))
-
-
-def _publish(action_id) -> None:
-    try:
-        async_to_sync(get_channel_layer().group_send)(group_name(action_id), {"type": "action.changed"})
-    except Exception:  # a lost wake-up only delays a waiter until its timeout
-        log.warning("could not publish the change of action %s", action_id, exc_info=True)
+    transaction.on_commit(partial(pubsub.publish, [group_name(action_id)], {"type": "action.changed"}))
 
 
 async def wait_for_change(action_id, *, timeout: float, still_pending: Callable[[], Awaitable[bool]]) -> None:

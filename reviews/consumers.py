@@ -1,4 +1,4 @@
-"""The reviewer's live queue socket: joins the groups of the reviewer's scope and forwards rows."""
+"""The reviewer's live queue socket: forwards the pushed rows its reviewer may see."""
 
 import json
 
@@ -17,15 +17,15 @@ class QueueConsumer(AsyncWebsocketConsumer):
         if user is None or not user.is_authenticated:
             await self.close(code=UNAUTHORISED)
             return
-        scope = await database_sync_to_async(reviewer_scope)(user)
-        self.joined = realtime.groups_for(scope)
-        for group in self.joined:
-            await self.channel_layer.group_add(group, self.channel_name)
+        self.reviewer_scope = await database_sync_to_async(reviewer_scope)(user)
+        await self.channel_layer.group_add(realtime.QUEUE, self.channel_name)
         await self.accept()
 
     async def disconnect(self, code):
-        for group in getattr(self, "joined", []):
-            await self.channel_layer.group_discard(group, self.channel_name)
+        await self.channel_layer.group_discard(realtime.QUEUE, self.channel_name)
 
-    async def queue_row(self, event):
-        await self.send(text_data=json.dumps({k: v for k, v in event.items() if k != "type"}))
+    async def queue_rows(self, batch):
+        for hint in realtime.latest_hints(batch):
+            message = await realtime.row_for(hint, self.reviewer_scope)
+            if message is not None:
+                await self.send(text_data=json.dumps(message))

@@ -30,7 +30,10 @@ class ReviewerScope:
         return Q(reviewer_group__in=self.groups) | Q(route_tier__in=self.lower_tiers)
 
     def covers(self, action: Action) -> bool:
-        return self.everything or action.reviewer_group in self.groups or action.route_tier in self.lower_tiers
+        return self.covers_route(group=action.reviewer_group, tier=action.route_tier)
+
+    def covers_route(self, *, group: str, tier: str) -> bool:
+        return self.everything or group in self.groups or tier in self.lower_tiers
 
 
 def reviewer_scope(user) -> ReviewerScope:
