@@ -248,3 +248,29 @@ def test_a_push_that_arrives_while_the_queue_re_fetches_its_rows_is_kept(server_
     expect(queue.locator("#queue-rows:not([data-before])")).to_be_attached()  # the late rows are in
     expect(row).to_be_visible()
     expect(queue.get_by_text("Nothing is waiting for you.")).to_have_count(0)
+
+
+def test_an_open_action_page_renews_its_claim_and_leaving_it_gives_the_claim_back(log_in, submit, team, server_url):
+    from datetime import timedelta
+
+    from django.utils import timezone
+
+    from reviews.models import Claim
+
+    action = submit()
+    tina = log_in("tina", next_path=f"/reviews/{action['id']}/")
+    tina.clock.install()  # the page's timers run on a clock the test moves
+    tina.reload()
+    tina.click("text=Claim")
+    expect(tina.locator("#claim")).to_contain_text("You hold this action")
+    Claim.objects.filter(action_id=action["id"]).update(expires_at=timezone.now() + timedelta(seconds=30))
+    tina.clock.fast_forward("01:05")  # past the page's one-minute renewal
+    deadline = time.monotonic() + 5
+    while Claim.objects.get(action_id=action["id"]).expires_at < timezone.now() + timedelta(minutes=5):
+        assert time.monotonic() < deadline, "the open page did not renew its lease"
+        time.sleep(0.05)
+    tina.goto(f"{server_url}/reviews/")  # leaves without deciding
+    deadline = time.monotonic() + 5
+    while Claim.objects.filter(action_id=action["id"]).exists():
+        assert time.monotonic() < deadline, "leaving the page did not release the claim"
+        time.sleep(0.05)
