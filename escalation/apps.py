@@ -4,3 +4,14 @@ from django.apps import AppConfig
 class EscalationConfig(AppConfig):
     name = "escalation"
     verbose_name = "Tiers, SLAs and escalation"
+
+    def ready(self):
+        from django.db.models.signals import post_delete, post_save
+
+        from hitl.policy import policy_invalidate
+
+        from .models import TierPolicy
+
+        # A cache, not a business rule: this process sees its own tier edits at once.
+        post_save.connect(policy_invalidate, sender=TierPolicy, dispatch_uid="policy-save-TierPolicy")
+        post_delete.connect(policy_invalidate, sender=TierPolicy, dispatch_uid="policy-delete-TierPolicy")

@@ -129,6 +129,14 @@ class Action(models.Model):
     due_at = models.DateTimeField(
         null=True, blank=True, help_text="The SLA deadline while pending; when the review window closes after it ran."
     )
+    escalation_path = models.JSONField(
+        default=list, blank=True, help_text="The SLA steps in force when routed: tier, group, SLA, warnings, breach."
+    )
+    escalation_step = models.PositiveSmallIntegerField(default=0, help_text="Index of the current step in the path.")
+    sla_stage = models.PositiveSmallIntegerField(default=0, help_text="0: not announced; k: announced, k-1 warnings.")
+    sla_next_at = models.DateTimeField(
+        null=True, blank=True, help_text="When the SLA sweep next looks at it: announce, warn, escalate, expire, close."
+    )
     approvals_required = models.PositiveSmallIntegerField(
         default=1, help_text="Different reviewers who must approve, copied from the policy when routed."
     )
@@ -166,6 +174,8 @@ class Action(models.Model):
                 condition=models.Q(status="pending", route_pattern="pre_action"),
                 name="action_waiting_tier_due",
             ),
+            # The SLA sweep's work queue.
+            models.Index(fields=["sla_next_at"], condition=models.Q(sla_next_at__isnull=False), name="action_sla_next"),
             # The queue's post-action tab: review windows still open (due_at > now), in (due_at, id) order.
             models.Index(
                 fields=["due_at", "id"],
@@ -223,6 +233,12 @@ class AuditEvent(models.Model):
         APPROVAL_RECORDED = "approval_recorded"  # one of several approvals required (four-eyes)
         POST_CONFIRMED = "post_confirmed"
         POST_FLAGGED = "post_flagged"
+        WARNED = "warned"
+        ESCALATED = "escalated"
+        EXPIRED = "expired"
+        REVIEW_WINDOW_CLOSED = "review_window_closed"
+        NOTIFICATION_SENT = "notification_sent"
+        NOTIFICATION_FAILED = "notification_failed"
 
     class Actor(models.TextChoices):
         AGENT = "agent"

@@ -10,6 +10,8 @@ from dataclasses import dataclass
 
 from django.conf import settings
 
+from escalation.selectors import escalation_chains
+
 from .models import ActionType
 from .policy_models import ExpertiseRoute, PolicyRule, RoutingSettings
 from .routing import Policy, Rule
@@ -63,6 +65,7 @@ def _load() -> Snapshot:
         for rule in PolicyRule.objects.filter(is_active=True).select_related("action_type")
     )
     expertise = list(ExpertiseRoute.objects.select_related("action_type"))
+    chains = escalation_chains()
     _snapshot = Snapshot(
         action_types={t.key: t for t in ActionType.objects.filter(is_active=True)},
         policy=Policy(
@@ -76,8 +79,9 @@ def _load() -> Snapshot:
             rules=rules,
             expertise_by_type={e.action_type.key: e.reviewer_group for e in expertise if e.action_type},
             expertise_by_domain={e.domain: e.reviewer_group for e in expertise if e.domain},
-            tier_groups=dict(settings.HITL_TIER_GROUPS),
+            tier_groups={tier: chain[0]["group"] for tier, chain in chains.items()} or dict(settings.HITL_TIER_GROUPS),
             tier_approvals=knobs.tier_approvals(),
+            escalation_chains=chains,
         ),
         loaded_at=time.monotonic(),
     )

@@ -74,6 +74,7 @@ class Policy:
     expertise_by_domain: dict = field(default_factory=dict)  # domain -> reviewer group
     tier_groups: dict = field(default_factory=lambda: {"tier1": "team", "tier2": "lead", "tier3": "executive"})
     tier_approvals: dict = field(default_factory=lambda: {"tier1": 1, "tier2": 1, "tier3": 2})  # four-eyes
+    escalation_chains: dict = field(default_factory=dict)  # tier -> the SLA steps from it on (escalation app)
 
 
 @dataclass(frozen=True)

@@ -12,6 +12,7 @@ from django.db.models import F
 from django.forms.models import model_to_dict
 from django.utils import timezone
 
+from escalation.deadlines import step_due
 from reviews import realtime  # the reviewer workspace owns every live push
 
 from . import routing, wakeups
@@ -79,6 +80,7 @@ def action_prepare(
     compliance_risk = action_type.compliance_sensitive or bool(compliance_risk)
     entity = entity or {}
     novel_type, novel_domain = agent_novelty(agent=agent, action_type=action_type)
+    policy = policy_current()
     route = routing.route(
         routing.RiskFacts(
             action_type=action_type.key,
@@ -93,10 +95,12 @@ def action_prepare(
             novel_type=novel_type,
             novel_domain=novel_domain,
         ),
-        policy_current(),
+        policy,
     )
     now = timezone.now()
     waits = route.pattern == routing.PRE_ACTION
+    path = policy.escalation_chains.get(route.tier, ()) if waits else ()
+    due_at = _due_at(route, path, now)
     action = Action(
         id=uuid.uuid4(),
         agent=agent,
@@ -119,7 +123,9 @@ def action_prepare(
         route_threshold=route.threshold,
         route_reasons=[{"code": r.code, "message": r.message} for r in route.reasons],
         policy_version=route.policy_version,
-        due_at=_due_at(route, now),
+        due_at=due_at,
+        escalation_path=list(path),
+        sla_next_at=now if waits else due_at,  # announced by the next sweep; a review window closes
         approvals_required=route.approvals_required,
         created_at=now,
         updated_at=now,
@@ -129,10 +135,10 @@ def action_prepare(
     return action
 
 
-def _due_at(route: routing.Route, now):
+def _due_at(route: routing.Route, path, now):
     """A waiting action is due at its tier's SLA; a post-action review window closes later."""
     if route.pattern == routing.PRE_ACTION:
-        return now + settings.HITL_TIER_SLAS[route.tier]
+        return step_due(path[0], now)
     if route.pattern == routing.POST_ACTION:
         return now + settings.HITL_POST_REVIEW_WINDOW
     return None
@@ -168,7 +174,7 @@ def action_transition(
     """
     check_transition(from_status, to_status)
     rows = Action.objects.filter(pk=action_id, status=from_status, **(where or {})).update(
-        status=to_status, version=F("version") + 1, updated_at=timezone.now(), **changes
+        status=to_status, version=F("version") + 1, updated_at=timezone.now(), sla_next_at=None, **changes
     )
     if not rows:
         return None

@@ -6,6 +6,7 @@ from django.db import connections
 from django.db.models import Count, Exists, OuterRef, Q, Value
 
 from hitl.models import Action, Tier
+from hitl.policy import policy_current
 from hitl.states import Status
 
 from .models import Claim, RejectReason, ReviewerGroup, Verdict
@@ -47,7 +48,7 @@ def reviewer_scope(user) -> ReviewerScope:
     rank_of = {g["key"]: g["rank"] for g in groups if g["kind"] == ReviewerGroup.Kind.TIER}
     lower = {
         tier
-        for tier, group in settings.HITL_TIER_GROUPS.items()
+        for tier, group in policy_current().tier_groups.items()
         if top is not None and group in rank_of and rank_of[group] < top
     }
     cap = max((g["wip_cap"] for g in mine), default=DEFAULT_WIP_CAP)

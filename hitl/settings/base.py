@@ -125,7 +125,14 @@ CELERY_TASK_REJECT_ON_WORKER_LOST = True
 CELERY_WORKER_PREFETCH_MULTIPLIER = 1
 CELERY_TASK_SERIALIZER = "json"
 CELERY_BROKER_CONNECTION_RETRY_ON_STARTUP = True
+# The SLA sweep (escalation.tasks.sla_sweep): how often beat runs it. Deadlines live in PostgreSQL.
+HITL_SLA_SWEEP_SECONDS = env.float("HITL_SLA_SWEEP_SECONDS", default=5.0)
 CELERY_BEAT_SCHEDULE = {
+    "sla-sweep": {
+        "task": "escalation.tasks.sla_sweep",
+        "schedule": timedelta(seconds=HITL_SLA_SWEEP_SECONDS),
+        "options": {"expires": HITL_SLA_SWEEP_SECONDS},  # a late run is skipped, the next one catches up
+    },
     "purge-idempotency-keys": {
         "task": "hitl.tasks.purge_idempotency_keys",
         "schedule": timedelta(hours=1),
@@ -180,11 +187,21 @@ HITL_LONG_POLL_MAX_SECONDS = 60
 HITL_POLICY_MAX_AGE = env.float("HITL_POLICY_MAX_AGE", default=2.0)
 # How long a process trusts a token it has seen; a revocation reaches other processes within it.
 HITL_AUTH_CACHE_SECONDS = env.float("HITL_AUTH_CACHE_SECONDS", default=5.0)
-HITL_TIER_SLAS = {"tier1": timedelta(hours=4), "tier2": timedelta(hours=1), "tier3": timedelta(minutes=15)}
 # How long after it ran a post-action review stays open for a reviewer to confirm or flag it.
 HITL_POST_REVIEW_WINDOW = timedelta(hours=env.int("HITL_POST_REVIEW_WINDOW_HOURS", default=24))
 HITL_CLAIM_LEASE = timedelta(minutes=env.int("HITL_CLAIM_LEASE_MINUTES", default=10))
 HITL_TIER_GROUPS = {"tier1": "team", "tier2": "lead", "tier3": "executive"}
+
+# Notifications of SLA events (escalation.notify). Links in them point at HITL_BASE_URL.
+HITL_BASE_URL = env("HITL_BASE_URL", default="http://127.0.0.1:8000")
+# Tiers whose policy says `page` also trigger this PagerDuty-style Events API v2 endpoint (https outside DEBUG).
+HITL_PAGER_URL = env("HITL_PAGER_URL", default="")
+HITL_PAGER_ROUTING_KEY = env("HITL_PAGER_ROUTING_KEY", default="")
+HITL_NOTIFY_TIMEOUT = env.float("HITL_NOTIFY_TIMEOUT", default=5.0)  # seconds per HTTP delivery
+HITL_NOTIFY_MAX_ATTEMPTS = env.int("HITL_NOTIFY_MAX_ATTEMPTS", default=5)
+HITL_NOTIFY_BACKOFF_SECONDS = env.float("HITL_NOTIFY_BACKOFF_SECONDS", default=10.0)  # doubled per retry
+vars().update(env.email_url("EMAIL_URL", default="smtp://localhost:25"))
+DEFAULT_FROM_EMAIL = env("DEFAULT_FROM_EMAIL", default="hitl@localhost")
 
 LOGGING = {
     "version": 1,
