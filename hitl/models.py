@@ -237,6 +237,8 @@ class AuditEvent(models.Model):
         ESCALATED = "escalated"
         EXPIRED = "expired"
         REVIEW_WINDOW_CLOSED = "review_window_closed"
+        OVERFLOWED = "overflowed"  # to a fallback group: the routed group was at capacity or unavailable
+        REASSIGNED = "reassigned"
         NOTIFICATION_SENT = "notification_sent"
         NOTIFICATION_FAILED = "notification_failed"
 

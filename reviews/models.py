@@ -1,4 +1,5 @@
 from django.conf import settings
+from django.core.exceptions import ValidationError
 from django.core.validators import MinValueValidator
 from django.db import models
 
@@ -21,6 +22,14 @@ class ReviewerGroup(models.Model):
     daily_capacity = models.PositiveIntegerField(
         null=True, blank=True, help_text="Decisions a day the group can make; empty for no limit."
     )
+    fallback = models.ForeignKey(
+        "self",
+        null=True,
+        blank=True,
+        on_delete=models.PROTECT,
+        related_name="+",
+        help_text="Where new items go while this group is at its daily capacity or has no active member.",
+    )
     wip_cap = models.PositiveSmallIntegerField(
         default=5,
         validators=[MinValueValidator(1)],
@@ -32,6 +41,14 @@ class ReviewerGroup(models.Model):
 
     def __str__(self):
         return self.name
+
+    def clean(self):
+        seen, group = {self.pk}, self.fallback
+        while group is not None:
+            if group.pk in seen:
+                raise ValidationError({"fallback": "A group cannot overflow to itself, directly or through others."})
+            seen.add(group.pk)
+            group = group.fallback
 
 
 class Claim(models.Model):
