@@ -5,7 +5,7 @@ from .models import RejectReason, ReviewerGroup, Verdict
 
 @admin.register(ReviewerGroup)
 class ReviewerGroupAdmin(admin.ModelAdmin):
-    list_display = ["key", "name", "kind", "rank"]
+    list_display = ["key", "name", "kind", "rank", "daily_capacity", "wip_cap", "fallback"]
     list_filter = ["kind"]
     filter_horizontal = ["members"]
 

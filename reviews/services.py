@@ -176,6 +176,30 @@ def review_post_action(
     return changed
 
 
+def review_reassign(*, lead: AbstractBaseUser, action_id, group_key: str) -> Action:
+    """A reviewer senior to the action's tier sends a waiting action to another group (audited)."""
+    with transaction.atomic():
+        action = _locked(reviewer=lead, action_id=action_id)
+        scope = reviewer_scope(lead)
+        if action.route_tier not in scope.lower_tiers and not scope.everything:
+            raise NotFound("Only a reviewer senior to this action's tier can reassign it.")
+        if action.status != Status.PENDING:
+            raise _already_decided(action)
+        if not ReviewerGroup.objects.filter(key=group_key).exists():
+            known = ", ".join(selectors.group_keys())
+            raise Invalid(f"Unknown reviewer group {group_key!r}.", fields={"group": [f"Use one of: {known}."]})
+        if group_key == action.reviewer_group:
+            raise Invalid("The action is in that group already.", fields={"group": ["Pick another group."]})
+        before = action.reviewer_group
+        Action.objects.filter(pk=action.pk).update(reviewer_group=group_key)
+        changed = hitl_services.action_touch(action_id=action.pk)
+        audit_record(
+            event_type=Type.REASSIGNED, actor=lead, action=changed, before={"group": before}, after={"group": group_key}
+        )
+        Claim.objects.filter(action=action).delete()
+    return changed
+
+
 def _locked(*, reviewer, action_id) -> Action:
     """The action, locked (SELECT … FOR UPDATE), or NotFound when the reviewer may not see it.
 

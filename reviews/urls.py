@@ -10,6 +10,7 @@ urlpatterns = [
     path("<uuid:action_id>/claim", views.claim, name="claim"),
     path("<uuid:action_id>/release", views.release, name="release"),
     path("<uuid:action_id>/take-over", views.take_over, name="take_over"),
+    path("<uuid:action_id>/reassign", views.reassign, name="reassign"),
     path("<uuid:action_id>/decide", views.decide, name="decide"),
     path("<uuid:action_id>/diff", views.diff, name="diff"),
 ]

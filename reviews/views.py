@@ -24,6 +24,7 @@ from .selectors import (
     PRE,
     QueueFilters,
     candidate_payload,
+    group_keys,
     live_claim,
     queue_counts,
     queue_page,
@@ -115,6 +116,7 @@ def _detail(request, action, *, form_data=None, errors=None, status=200):
         "values": form_data or {},
         "errors": errors or {},
         "senior": action.route_tier in reviewer_scope(request.user).lower_tiers or request.user.is_superuser,
+        "groups": group_keys(),
     }
     return render(request, "reviews/detail.html", context, status=status)
 
@@ -190,6 +192,21 @@ def take_over(request, action_id):
     except Conflict as exc:
         messages.error(request, exc.message)
     return redirect("reviews:detail", action_id=action_id)
+
+
+@require_POST
+@login_required
+def reassign(request, action_id):
+    """A lead sends the action to another group."""
+    try:
+        services.review_reassign(lead=request.user, action_id=action_id, group_key=request.POST.get("group", ""))
+    except NotFound as exc:
+        raise Http404(exc.message) from exc
+    except (Invalid, Conflict) as exc:
+        messages.error(request, exc.message)
+        return redirect("reviews:detail", action_id=action_id)
+    messages.success(request, f"Reassigned to {request.POST['group']}.")
+    return redirect("reviews:queue")
 
 
 @require_POST

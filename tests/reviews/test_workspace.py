@@ -315,3 +315,31 @@ def test_a_reviewer_holds_no_more_than_the_groups_wip_cap(client, desk):
     assert client.post("/reviews/next")["Location"] == f"/reviews/{first.pk}/"  # resumes hers
     decide(client, people["tina"], first, decision="approve")
     assert client.post("/reviews/next")["Location"] == f"/reviews/{second.pk}/"
+
+
+def test_a_lead_reassigns_an_action_to_another_group(client, desk):
+    people, submit = desk
+    action = submit()
+    client.force_login(people["tom"])
+    assert client.post(f"/reviews/{action.pk}/reassign", {"group": "finance"}).status_code == 404  # not senior
+    assert "Reassign" in page(client, people["leo"], action).content.decode()
+    unknown = client.post(f"/reviews/{action.pk}/reassign", {"group": "nobody"}, follow=True)
+    assert "Unknown reviewer group" in unknown.content.decode()
+    assert client.post(f"/reviews/{action.pk}/reassign", {"group": "finance"}).status_code == 302
+    moved = Action.objects.get(pk=action.pk)
+    assert moved.reviewer_group == "finance" and moved.version == action.version + 1
+    event = AuditEvent.objects.get(action=action, event_type="reassigned")
+    assert (event.actor_label, event.before, event.after) == ("leo", {"group": "team"}, {"group": "finance"})
+    assert page(client, people["fiona"], action).status_code == 200  # finance sees it now
+
+
+def test_admin_refuses_a_group_that_overflows_to_itself(admin_client, desk):
+    team = ReviewerGroup.objects.get(key="team")
+    lead = ReviewerGroup.objects.get(key="lead")
+    ReviewerGroup.objects.filter(pk=lead.pk).update(fallback=team)
+    form = {"key": "team", "name": "Team", "kind": "tier", "rank": "1", "wip_cap": "5", "members": []}
+    for fallback in (team.pk, lead.pk):  # itself; itself through lead
+        response = admin_client.post(f"/admin/reviews/reviewergroup/{team.pk}/change/", {**form, "fallback": fallback})
+        assert response.status_code == 200
+        assert "A group cannot overflow to itself" in response.content.decode()
+    assert ReviewerGroup.objects.get(pk=team.pk).fallback is None
