@@ -1,5 +1,251 @@
-"""Notifications of SLA events (new item, warning, escalation, breach). See notify_models."""
+"""Notifications of SLA events (new item, warning, escalation, breach). See notify_models.
+
+The sweep records them in the transaction of the events (notifications_create): one row per
+event and channel, unique per event, so a sweep that runs twice records it once. After commit
+escalation.tasks.deliver_notifications sends them (notification_deliver): a worker claims a row
+with one conditional UPDATE (pending → sending, attempts + 1), sends with no transaction open,
+then marks it sent, or pending again for a retry with backoff, or failed after the last attempt,
+with its audit event. A row left `sending` by a worker that died is taken over once its claim
+lapses. A sent or failed row is never sent again.
+"""
+
+import logging
+import smtplib
+from datetime import timedelta
+from functools import partial
+
+import httpx
+from celery.utils.time import get_exponential_backoff_interval
+from django.conf import settings
+from django.core.mail import get_connection, send_mail
+from django.db import transaction
+from django.db.models import F, Q
+from django.utils import timezone
+
+from hitl.audit import Type, audit_record
+from reviews import realtime
+
+from .messages import email_body, email_subject, message_of, pager_body, slack_body, toast_text, webhook_body
+from .notify_models import Channel, Event, Notification, NotificationRoute, email_addresses
+
+log = logging.getLogger(__name__)
+
+PAGED_EVENTS = (Event.ESCALATION, Event.BREACH)
+TASK_CHUNK = 10  # notifications per delivery task: a slow endpoint holds up a few, not a whole batch
+MAX_BACKOFF_SECONDS = 300  # well inside the Redis broker's visibility timeout
+STRANDED_BATCH = 500
+
+# What notification_deliver did; the task retries RETRY and BUSY.
+SENT, RETRY, FAILED, BUSY, DONE = "sent", "retry", "failed", "busy", "done"
 
 
 def notifications_create(*, items: list) -> None:
-    """Record the notifications `items` ((action, event) pairs) call for; deliver after commit."""
+    """Record the notifications `items` ((action, event) pairs) call for; deliver after commit.
+
+    Caller holds the transaction (and the row locks) of the events; each action is as the event
+    left it: after an escalation its group, tier and step are the new ones. One query reads the
+    routes, one inserts the rows, one reads back which were new.
+    """
+    if not items:
+        return
+    groups = {action.reviewer_group for action, _ in items}
+    routes = {}
+    for group, event, channel, target in NotificationRoute.objects.filter(
+        is_active=True, reviewer_group__in=groups, event__in={event for _, event in items}
+    ).values_list("reviewer_group", "event", "channel", "target"):
+        routes.setdefault((group, event), []).append((channel, target))
+    now = timezone.now()
+    rows = []
+    for action, event in items:
+        channels = list(routes.get((action.reviewer_group, event), ()))
+        if event in PAGED_EVENTS and settings.HITL_PAGER_URL and _pages(action):
+            channels.append((Channel.PAGER, settings.HITL_PAGER_URL))
+        rows.extend(
+            Notification(
+                action=action,
+                event=event,
+                channel=channel,
+                target=target,
+                escalation_step=action.escalation_step,
+                sla_stage=action.sla_stage,
+                tier=action.route_tier,
+                reviewer_group=action.reviewer_group,
+                due_at=action.due_at,
+                created_at=now,
+            )
+            for channel, target in channels
+        )
+    if not rows:
+        return
+    Notification.objects.bulk_create(rows, ignore_conflicts=True)  # recorded already: not again
+    ids = list(
+        Notification.objects.filter(action_id__in={row.action_id for row in rows}, created_at=now)
+        .order_by("pk")
+        .values_list("pk", flat=True)
+    )
+    if ids:
+        # robust: a broker that is down must not fail the sweep, whose events are committed.
+        transaction.on_commit(partial(_enqueue, ids), robust=True)
+
+
+def _pages(action) -> bool:
+    """Whether the step the action is at now pages: the breached tier's, or the one escalated to."""
+    path = action.escalation_path
+    return action.escalation_step < len(path) and bool(path[action.escalation_step].get("page"))
+
+
+def _enqueue(ids: list[int]) -> None:
+    from .tasks import deliver_notifications  # the tasks module imports the sweep, which imports this
+
+    for start in range(0, len(ids), TASK_CHUNK):
+        deliver_notifications.delay(ids[start : start + TASK_CHUNK])
+
+
+def notifications_redeliver_stranded() -> int:
+    """Queue again the notifications still open long after every retry would have run: their
+    delivery task was lost (broker restart, worker crash after its last retry). Beat runs this."""
+    # Past every retry's longest possible wait, so a row waiting for its scheduled retry is not taken.
+    cutoff = timezone.now() - timedelta(seconds=settings.HITL_NOTIFY_MAX_ATTEMPTS * MAX_BACKOFF_SECONDS + 60)
+    ids = list(
+        Notification.objects.filter(
+            Q(status=Notification.Status.PENDING)
+            | Q(status=Notification.Status.SENDING, claimed_until__lt=timezone.now()),
+            created_at__lt=cutoff,
+        ).values_list("pk", flat=True)[:STRANDED_BATCH]
+    )
+    if ids:
+        _enqueue(ids)
+    return len(ids)
+
+
+def retry_delay(retries: int) -> int:
+    """Seconds before retry number `retries` + 1: HITL_NOTIFY_BACKOFF_SECONDS, doubled each time."""
+    return get_exponential_backoff_interval(
+        factor=settings.HITL_NOTIFY_BACKOFF_SECONDS, retries=retries, maximum=MAX_BACKOFF_SECONDS, full_jitter=False
+    )
+
+
+def notification_deliver(*, notification_id: int) -> str:
+    """Send one notification unless it is sent, failed, or being sent by another worker.
+
+    Returns SENT, RETRY (this attempt failed, more remain), FAILED (the last attempt failed),
+    BUSY (another worker holds it) or DONE (nothing to do).
+    """
+    notification = _claim(notification_id)
+    if notification is None:
+        sending = Notification.objects.filter(pk=notification_id, status=Notification.Status.SENDING).exists()
+        return BUSY if sending else DONE
+    error = None
+    if notification.channel != Channel.INAPP:  # an in-app toast is published when marked sent
+        try:
+            SENDERS[notification.channel](notification, message_of(notification))
+        except Exception as exc:  # any failure to send is this attempt's: recorded, retried, never left claimed
+            error = _describe(exc)
+            expected = isinstance(exc, (httpx.HTTPError, smtplib.SMTPException, OSError))
+            log.warning("notification %s via %s failed: %s", notification.pk, notification.channel, error,
+                        exc_info=not expected)  # fmt: skip
+    return _finish(notification, error=error)
+
+
+def _claim_lease() -> timedelta:
+    """Longer than any one send may take (its timeout), so a live sender never loses its claim."""
+    return timedelta(seconds=settings.HITL_NOTIFY_TIMEOUT * 4 + 30)
+
+
+def _claim(notification_id: int) -> Notification | None:
+    """Take the row for this worker with one conditional UPDATE; None if it is not to be sent."""
+    now = timezone.now()
+    Status = Notification.Status
+    claimed = Notification.objects.filter(
+        Q(status=Status.PENDING) | Q(status=Status.SENDING, claimed_until__lt=now), pk=notification_id
+    ).update(status=Status.SENDING, attempts=F("attempts") + 1, claimed_until=now + _claim_lease())
+    if not claimed:
+        return None
+    return Notification.objects.select_related("action__action_type", "action__agent").get(pk=notification_id)
+
+
+def _finish(notification: Notification, *, error: str | None) -> str:
+    """Record how the attempt the caller claimed went, with its audit event, in one transaction."""
+    Status = Notification.Status
+    n = notification
+    if error is None:
+        status, outcome = Status.SENT, SENT
+    elif n.attempts >= settings.HITL_NOTIFY_MAX_ATTEMPTS:
+        status, outcome = Status.FAILED, FAILED
+    else:
+        status, outcome = Status.PENDING, RETRY
+    now = timezone.now()
+    changes = {"status": status, "claimed_until": None}
+    if error is None:
+        changes["sent_at"] = now
+    else:
+        changes["last_error"] = error
+    with transaction.atomic():
+        # Only while the claim is still this attempt's (a lapsed claim may have been taken over).
+        if not Notification.objects.filter(pk=n.pk, status=Status.SENDING, attempts=n.attempts).update(**changes):
+            return DONE
+        data = {
+            "notification_id": n.pk,
+            "event": n.event,
+            "channel": n.channel,
+            "target": shown_target(n),
+            "attempts": n.attempts,
+        }
+        if status == Status.SENT:
+            audit_record(event_type=Type.NOTIFICATION_SENT, action=n.action, data=data)
+            if n.channel == Channel.INAPP:
+                message = message_of(n)
+                realtime.broadcast_toast_on_commit(n.reviewer_group, toast_text(message), message["path"])
+        elif status == Status.FAILED:
+            audit_record(event_type=Type.NOTIFICATION_FAILED, action=n.action, data={**data, "error": error})
+    return outcome
+
+
+def _describe(exc: Exception) -> str:
+    if isinstance(exc, httpx.HTTPStatusError):
+        return f"HTTP {exc.response.status_code}: {exc.response.text[:300]}"
+    return f"{type(exc).__name__}: {exc}"[:1000]
+
+
+def shown_target(notification: Notification) -> str:
+    """The target as the audit log shows it: a webhook URL's path is often its secret."""
+    if notification.channel == Channel.EMAIL:
+        return notification.target
+    if notification.channel == Channel.INAPP:
+        return f"group:{notification.reviewer_group}"
+    try:
+        url = httpx.URL(notification.target)
+    except httpx.InvalidURL:
+        return "(invalid URL)"
+    return f"{url.scheme}://{url.host}/…"
+
+
+# Senders: each raises on failure.
+
+
+def send_email(notification: Notification, message: dict) -> None:
+    send_mail(
+        subject=email_subject(message),
+        message=email_body(message),
+        from_email=None,
+        recipient_list=email_addresses(notification.target),
+        connection=get_connection(timeout=settings.HITL_NOTIFY_TIMEOUT),
+    )
+
+
+def _post(notification: Notification, body: dict) -> None:
+    response = httpx.post(
+        notification.target,
+        json=body,
+        headers={"X-HITL-Notification": str(notification.pk)},  # lets a receiver drop a repeat
+        timeout=settings.HITL_NOTIFY_TIMEOUT,
+    )
+    response.raise_for_status()
+
+
+SENDERS = {
+    Channel.EMAIL: send_email,
+    Channel.SLACK: lambda n, message: _post(n, slack_body(message)),
+    Channel.WEBHOOK: lambda n, message: _post(n, webhook_body(message)),
+    Channel.PAGER: lambda n, message: _post(n, pager_body(message)),
+}

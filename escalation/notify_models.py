@@ -35,13 +35,15 @@ def email_addresses(target: str) -> list[str]:
 class NotificationRoute(models.Model):
     """One channel a reviewer group's SLA event fires, e.g. team · breach → Slack."""
 
-    reviewer_group = models.SlugField(max_length=64, help_text="The group the action waits for (after an escalation: the new one).")
+    reviewer_group = models.SlugField(
+        max_length=64, help_text="The group the action waits for (after an escalation: the new one)."
+    )
     event = models.CharField(max_length=16, choices=Event.choices)
     channel = models.CharField(max_length=16, choices=ROUTABLE)
     target = models.CharField(
         max_length=2000,
         blank=True,
-        help_text="Email: addresses, comma-separated. Slack and webhook: the URL. In-app: empty (the group's reviewers).",
+        help_text="Email: addresses, comma-separated. Slack, webhook: the URL. In-app: empty (the group's reviewers).",
     )
     is_active = models.BooleanField(default=True)
 
@@ -101,6 +103,7 @@ class Notification(models.Model):
 
     class Status(models.TextChoices):
         PENDING = "pending"
+        SENDING = "sending"  # claimed by a worker until claimed_until
         SENT = "sent"
         FAILED = "failed"
 
@@ -117,6 +120,9 @@ class Notification(models.Model):
     status = models.CharField(max_length=8, choices=Status.choices, default=Status.PENDING)
     attempts = models.PositiveSmallIntegerField(default=0)
     last_error = models.TextField(blank=True)
+    claimed_until = models.DateTimeField(
+        null=True, blank=True, help_text="While sending: when another worker may take over."
+    )
     created_at = models.DateTimeField()
     sent_at = models.DateTimeField(null=True, blank=True)
 
@@ -126,6 +132,11 @@ class Notification(models.Model):
             models.UniqueConstraint(
                 fields=["action", "event", "channel", "target", "escalation_step", "sla_stage"],
                 name="notification_once_per_event",
+            )
+        ]
+        indexes = [  # escalation.notify.stranded_ids
+            models.Index(
+                fields=["created_at"], condition=models.Q(status__in=["pending", "sending"]), name="notification_open"
             )
         ]
 

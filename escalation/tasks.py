@@ -1,5 +1,6 @@
 from celery import shared_task
 
+from . import notify
 from .services import escalation_sweep
 
 
@@ -8,3 +9,17 @@ def sla_sweep() -> dict:
     """Beat runs this every HITL_SLA_SWEEP_SECONDS; overlapping runs skip each other's rows."""
     result = escalation_sweep()
     return {"escalated": result.escalated, "expired": result.expired, "warned": result.warned}
+
+
+@shared_task(bind=True, acks_late=True, reject_on_worker_lost=True, ignore_result=True, max_retries=None)
+def deliver_notifications(self, ids: list[int]) -> None:
+    """Send the notifications `ids`; retry, with backoff, those that failed and have attempts left
+    (escalation.notify bounds them: HITL_NOTIFY_MAX_ATTEMPTS) or that another worker holds."""
+    again = [pk for pk in ids if notify.notification_deliver(notification_id=pk) in (notify.RETRY, notify.BUSY)]
+    if again:
+        raise self.retry(args=[again], countdown=notify.retry_delay(self.request.retries))
+
+
+@shared_task(acks_late=True, ignore_result=True)
+def redeliver_stranded_notifications() -> int:
+    return notify.notifications_redeliver_stranded()

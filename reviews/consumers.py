@@ -29,3 +29,9 @@ class QueueConsumer(AsyncWebsocketConsumer):
             message = await realtime.row_for(hint, self.reviewer_scope)
             if message is not None:
                 await self.send(text_data=json.dumps(message))
+
+    async def queue_toasts(self, batch):
+        for toast in batch["items"]:
+            message = realtime.toast_for(toast, self.reviewer_scope)
+            if message is not None:
+                await self.send(text_data=json.dumps(message))

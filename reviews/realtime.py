@@ -85,3 +85,16 @@ def row_message(action_id) -> dict:
         "agent": action.agent.name,
         "html": render_to_string("reviews/_queue_row.html", {"action": action, "now": now}),
     }
+
+
+def broadcast_toast_on_commit(group_key: str, text: str, url: str) -> None:
+    """After commit, show the members of reviewer group `group_key` a dismissable message linking to `url`."""
+    item = {"group": group_key, "text": text, "url": url}
+    transaction.on_commit(partial(pubsub.publish_batched, QUEUE, "queue.toasts", item))
+
+
+def toast_for(toast: dict, scope: ReviewerScope) -> dict | None:
+    """What one reviewer's page is sent for a toast: the toast when they are in its group."""
+    if toast["group"] in scope.groups:
+        return {"op": "toast", "text": toast["text"], "url": toast["url"]}
+    return None

@@ -133,6 +133,10 @@ CELERY_BEAT_SCHEDULE = {
         "schedule": timedelta(seconds=HITL_SLA_SWEEP_SECONDS),
         "options": {"expires": HITL_SLA_SWEEP_SECONDS},  # a late run is skipped, the next one catches up
     },
+    "redeliver-stranded-notifications": {
+        "task": "escalation.tasks.redeliver_stranded_notifications",
+        "schedule": timedelta(minutes=1),
+    },
     "purge-idempotency-keys": {
         "task": "hitl.tasks.purge_idempotency_keys",
         "schedule": timedelta(hours=1),

@@ -5,15 +5,21 @@ from django.db import migrations, models
 
 
 class Migration(migrations.Migration):
-
     dependencies = [
-        ('reviews', '0004_group_capacity_and_wip_cap'),
+        ("reviews", "0004_group_capacity_and_wip_cap"),
     ]
 
     operations = [
         migrations.AddField(
-            model_name='reviewergroup',
-            name='fallback',
-            field=models.ForeignKey(blank=True, help_text='Where new items go while this group is at its daily capacity or has no active member.', null=True, on_delete=django.db.models.deletion.PROTECT, related_name='+', to='reviews.reviewergroup'),
+            model_name="reviewergroup",
+            name="fallback",
+            field=models.ForeignKey(
+                blank=True,
+                help_text="Where new items go while this group is at its daily capacity or has no active member.",
+                null=True,
+                on_delete=django.db.models.deletion.PROTECT,
+                related_name="+",
+                to="reviews.reviewergroup",
+            ),
         ),
     ]

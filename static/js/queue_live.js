@@ -81,6 +81,30 @@
     }, 800);
   }
 
+  // An SLA notification for the reviewer's group: a dismissable message at the top of the page.
+  function toast(msg) {
+    const main = document.querySelector("main") || document.body;
+    let list = main.querySelector(":scope > ul.messages");
+    if (!list) {
+      list = document.createElement("ul");
+      list.className = "messages";
+      main.prepend(list);
+    }
+    const item = document.createElement("li");
+    item.className = "message-info toast";
+    item.setAttribute("role", "status");
+    const link = document.createElement("a");
+    link.href = msg.url;
+    link.textContent = msg.text;
+    const close = document.createElement("button");
+    close.type = "button";
+    close.textContent = "×";
+    close.setAttribute("aria-label", "Dismiss");
+    close.addEventListener("click", function () { item.remove(); });
+    item.append(link, " ", close);
+    list.append(item);
+  }
+
   function connect() {
     const socket = new WebSocket((location.protocol === "https:" ? "wss://" : "ws://") + location.host + "/ws/reviews/");
     socket.onopen = function () {
@@ -91,6 +115,7 @@
     };
     socket.onmessage = function (event) {
       const msg = JSON.parse(event.data);
+      if (msg.op === "toast") { toast(msg); return; }
       if (missed) missed.push(msg);
       apply(msg);
       refreshCounts();

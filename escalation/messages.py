@@ -1,0 +1,130 @@
+"""What a notification says on each channel: pure functions of message_of(notification)."""
+
+from html import escape
+
+from django.conf import settings
+from django.urls import reverse
+
+from .notify_models import Event, Notification
+
+HEADLINES = {
+    Event.NEW_ITEM: "New item waiting",
+    Event.WARNING: "SLA warning",
+    Event.ESCALATION: "Escalated",
+    Event.BREACH: "SLA breached",
+}
+
+
+def message_of(notification: Notification) -> dict:
+    """The facts every channel shows: the action as the event left it, and links to its review."""
+    action = notification.action
+    path = reverse("reviews:detail", args=[action.pk])
+    headline = HEADLINES[notification.event]
+    if notification.event == Event.ESCALATION:
+        headline = f"Escalated to {notification.tier} ({notification.reviewer_group})"
+    elif notification.event == Event.BREACH:
+        headline = f"SLA breached at {notification.tier}: expired"
+    return {
+        "event": notification.event,
+        "headline": headline,
+        "action_id": str(action.pk),
+        "summary": action.summary,
+        "action_type": action.action_type.key,
+        "agent": action.agent.name,
+        "tier": notification.tier,
+        "group": notification.reviewer_group,
+        "due_at": notification.due_at,
+        "deadline": f"{notification.due_at:%Y-%m-%d %H:%M} UTC" if notification.due_at else "none",
+        "path": path,
+        "url": settings.HITL_BASE_URL.rstrip("/") + path,
+    }
+
+
+def toast_text(message: dict) -> str:
+    return f"{message['headline']}: {message['summary']} ({message['tier']}, due {message['deadline']})"
+
+
+def email_subject(message: dict) -> str:
+    summary = " ".join(message["summary"].split())  # no line breaks in a header
+    return f"[HITL {message['tier']}] {message['headline']}: {summary}"[:200]
+
+
+def email_body(message: dict) -> str:
+    return (
+        f"{message['headline']}: {message['summary']}\n\n"
+        f"Tier: {message['tier']} (group {message['group']})\n"
+        f"Deadline: {message['deadline']}\n"
+        f"Action type: {message['action_type']}, proposed by {message['agent']}\n\n"
+        f"Review it: {message['url']}\n"
+    )
+
+
+def slack_body(message: dict) -> dict:
+    """A Block Kit message; `text` is the fallback for notifications and old clients."""
+
+    def mrkdwn(text: str) -> str:
+        return escape(text, quote=False)  # Slack escapes only &, < and >
+
+    deadline = mrkdwn(message["deadline"])
+    if message["due_at"]:  # shown in each reader's own time zone
+        deadline = f"<!date^{int(message['due_at'].timestamp())}^{{date_short_pretty}} {{time}}|{deadline}>"
+    return {
+        "text": f"{message['headline']}: {message['summary']} ({message['tier']}) {message['url']}",
+        "blocks": [
+            {"type": "header", "text": {"type": "plain_text", "text": message["headline"][:150]}},
+            {
+                "type": "section",
+                "text": {"type": "mrkdwn", "text": f"*<{message['url']}|{mrkdwn(message['summary'])}>*"},
+            },
+            {
+                "type": "section",
+                "fields": [
+                    {"type": "mrkdwn", "text": f"*Tier*\n{message['tier']} ({mrkdwn(message['group'])})"},
+                    {"type": "mrkdwn", "text": f"*Deadline*\n{deadline}"},
+                    {"type": "mrkdwn", "text": f"*Action type*\n{mrkdwn(message['action_type'])}"},
+                    {"type": "mrkdwn", "text": f"*Agent*\n{mrkdwn(message['agent'])}"},
+                ],
+            },
+            {
+                "type": "actions",
+                "elements": [
+                    {
+                        "type": "button",
+                        "text": {"type": "plain_text", "text": "Open the review"},
+                        "url": message["url"],
+                        "style": "primary",
+                    }
+                ],
+            },
+        ],
+    }
+
+
+def webhook_body(message: dict) -> dict:
+    return {
+        "event": message["event"],
+        "action_id": message["action_id"],
+        "summary": message["summary"],
+        "tier": message["tier"],
+        "group": message["group"],
+        "due_at": message["due_at"].isoformat() if message["due_at"] else None,
+        "url": message["url"],
+    }
+
+
+def pager_body(message: dict) -> dict:
+    """A PagerDuty Events API v2 trigger; one incident per action and event (dedup_key)."""
+    return {
+        "routing_key": settings.HITL_PAGER_ROUTING_KEY,
+        "event_action": "trigger",
+        "dedup_key": f"hitl-{message['action_id']}-{message['event']}",
+        "payload": {
+            "summary": f"{message['headline']}: {message['summary']}"[:1024],
+            "source": "hitl",
+            "severity": "critical",
+            "component": message["action_type"],
+            "group": message["group"],
+            "custom_details": {**webhook_body(message), "agent": message["agent"], "deadline": message["deadline"]},
+        },
+        "links": [{"href": message["url"], "text": "Review"}],
+    }
