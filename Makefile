@@ -29,6 +29,7 @@ bench: $(STAMP)
 	$(BIN)/python bench/routing.py
 	$(BIN)/python bench/intake.py
 	$(BIN)/python bench/queue_page.py
+	$(BIN)/python bench/sweep.py
 
 lint: $(STAMP)
 	$(BIN)/ruff check .

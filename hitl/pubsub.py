@@ -37,23 +37,23 @@ def publish(groups: list[str], message: dict) -> None:
     _loop().call_soon_threadsafe(_start, groups, message)
 
 
-def publish_batched(group: str, message_type: str, item: dict) -> None:
-    """Send `item` to `group` within BATCH_SECONDS, in one message {"type": message_type, "items":
+def publish_batched(group: str, message_type: str, items: list[dict]) -> None:
+    """Send `items` to `group` within BATCH_SECONDS, in one message {"type": message_type, "items":
     [...]} with the other items published meanwhile: one Redis publish for a burst of changes."""
-    _loop().call_soon_threadsafe(_add, group, message_type, item)
+    _loop().call_soon_threadsafe(_add, group, message_type, items)
 
 
 def _loop() -> asyncio.AbstractEventLoop:
     return _server_loop if _server_loop is not None and _server_loop.is_running() else _background_loop()
 
 
-def _add(group: str, message_type: str, item: dict) -> None:
+def _add(group: str, message_type: str, items: list[dict]) -> None:
     loop = asyncio.get_running_loop()
     key = (loop, group, message_type)
     batch = _batches.setdefault(key, [])
-    batch.append(item)
-    if len(batch) == 1:
+    if not batch:
         loop.call_later(BATCH_SECONDS, _flush, key)
+    batch.extend(items)
 
 
 def _flush(key: tuple) -> None:

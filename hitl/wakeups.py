@@ -21,6 +21,13 @@ def action_changed_on_commit(action_id) -> None:
     transaction.on_commit(partial(pubsub.publish, [group_name(action_id)], {"type": "action.changed"}))
 
 
+def actions_changed_on_commit(action_ids) -> None:
+    """action_changed_on_commit for many actions at once (the SLA sweep's batches): one hand-off
+    to the publishing loop for all of them."""
+    groups = [group_name(action_id) for action_id in action_ids]
+    transaction.on_commit(partial(pubsub.publish, groups, {"type": "action.changed"}))
+
+
 async def wait_for_change(action_id, *, timeout: float, still_pending: Callable[[], Awaitable[bool]]) -> None:
     """Return when the action may have changed, or after `timeout` seconds. Holds no thread.
 

@@ -34,7 +34,17 @@ def broadcast_action_on_commit(action_id) -> None:
 
 
 def broadcast_action(action_id) -> None:
-    pubsub.publish_batched(QUEUE, "queue.rows", {"id": str(action_id), "stamp": time.time_ns()})
+    broadcast_actions([action_id])
+
+
+def broadcast_actions_on_commit(action_ids) -> None:
+    """broadcast_action_on_commit for many actions (the SLA sweep's batches), in one hand-off."""
+    transaction.on_commit(partial(broadcast_actions, list(action_ids)))
+
+
+def broadcast_actions(action_ids) -> None:
+    stamp = time.time_ns()
+    pubsub.publish_batched(QUEUE, "queue.rows", [{"id": str(action_id), "stamp": stamp} for action_id in action_ids])
 
 
 def latest_hints(batch: dict) -> list[dict]:
@@ -90,7 +100,7 @@ def row_message(action_id) -> dict:
 def broadcast_toast_on_commit(group_key: str, text: str, url: str) -> None:
     """After commit, show the members of reviewer group `group_key` a dismissable message linking to `url`."""
     item = {"group": group_key, "text": text, "url": url}
-    transaction.on_commit(partial(pubsub.publish_batched, QUEUE, "queue.toasts", item))
+    transaction.on_commit(partial(pubsub.publish_batched, QUEUE, "queue.toasts", [item]))
 
 
 def toast_for(toast: dict, scope: ReviewerScope) -> dict | None:

@@ -4,15 +4,18 @@ from django.db import migrations, models
 
 
 class Migration(migrations.Migration):
-
     dependencies = [
-        ('escalation', '0002_notifications'),
-        ('hitl', '0005_overflow_and_reassign_events'),
+        ("escalation", "0002_notifications"),
+        ("hitl", "0005_overflow_and_reassign_events"),
     ]
 
     operations = [
         migrations.AddIndex(
-            model_name='notification',
-            index=models.Index(condition=models.Q(('status__in', ['pending', 'sending'])), fields=['created_at'], name='notification_open'),
+            model_name="notification",
+            index=models.Index(
+                condition=models.Q(("status__in", ["pending", "sending"])),
+                fields=["created_at"],
+                name="notification_open",
+            ),
         ),
     ]

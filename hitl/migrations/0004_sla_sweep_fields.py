@@ -5,40 +5,73 @@ from django.db import migrations, models
 
 
 class Migration(migrations.Migration):
-
     dependencies = [
-        ('hitl', '0003_queue_indexes'),
+        ("hitl", "0003_queue_indexes"),
         migrations.swappable_dependency(settings.AUTH_USER_MODEL),
     ]
 
     operations = [
         migrations.AddField(
-            model_name='action',
-            name='escalation_path',
-            field=models.JSONField(blank=True, default=list, help_text='The SLA steps in force when routed: tier, group, SLA, warnings, breach.'),
+            model_name="action",
+            name="escalation_path",
+            field=models.JSONField(
+                blank=True,
+                default=list,
+                help_text="The SLA steps in force when routed: tier, group, SLA, warnings, breach.",
+            ),
         ),
         migrations.AddField(
-            model_name='action',
-            name='escalation_step',
-            field=models.PositiveSmallIntegerField(default=0, help_text='Index of the current step in the path.'),
+            model_name="action",
+            name="escalation_step",
+            field=models.PositiveSmallIntegerField(default=0, help_text="Index of the current step in the path."),
         ),
         migrations.AddField(
-            model_name='action',
-            name='sla_next_at',
-            field=models.DateTimeField(blank=True, help_text='When the SLA sweep next looks at it: announce, warn, escalate, expire, close.', null=True),
+            model_name="action",
+            name="sla_next_at",
+            field=models.DateTimeField(
+                blank=True,
+                help_text="When the SLA sweep next looks at it: announce, warn, escalate, expire, close.",
+                null=True,
+            ),
         ),
         migrations.AddField(
-            model_name='action',
-            name='sla_stage',
-            field=models.PositiveSmallIntegerField(default=0, help_text='0: not announced; k: announced, k-1 warnings.'),
+            model_name="action",
+            name="sla_stage",
+            field=models.PositiveSmallIntegerField(
+                default=0, help_text="0: not announced; k: announced, k-1 warnings."
+            ),
         ),
         migrations.AlterField(
-            model_name='auditevent',
-            name='event_type',
-            field=models.CharField(choices=[('submitted', 'Submitted'), ('decided', 'Decided'), ('cancelled', 'Cancelled'), ('outcome_reported', 'Outcome Reported'), ('agent_created', 'Agent Created'), ('token_issued', 'Token Issued'), ('token_revoked', 'Token Revoked'), ('policy_changed', 'Policy Changed'), ('claimed', 'Claimed'), ('released', 'Released'), ('taken_over', 'Taken Over'), ('approval_recorded', 'Approval Recorded'), ('post_confirmed', 'Post Confirmed'), ('post_flagged', 'Post Flagged'), ('warned', 'Warned'), ('escalated', 'Escalated'), ('expired', 'Expired'), ('review_window_closed', 'Review Window Closed')], max_length=32),
+            model_name="auditevent",
+            name="event_type",
+            field=models.CharField(
+                choices=[
+                    ("submitted", "Submitted"),
+                    ("decided", "Decided"),
+                    ("cancelled", "Cancelled"),
+                    ("outcome_reported", "Outcome Reported"),
+                    ("agent_created", "Agent Created"),
+                    ("token_issued", "Token Issued"),
+                    ("token_revoked", "Token Revoked"),
+                    ("policy_changed", "Policy Changed"),
+                    ("claimed", "Claimed"),
+                    ("released", "Released"),
+                    ("taken_over", "Taken Over"),
+                    ("approval_recorded", "Approval Recorded"),
+                    ("post_confirmed", "Post Confirmed"),
+                    ("post_flagged", "Post Flagged"),
+                    ("warned", "Warned"),
+                    ("escalated", "Escalated"),
+                    ("expired", "Expired"),
+                    ("review_window_closed", "Review Window Closed"),
+                ],
+                max_length=32,
+            ),
         ),
         migrations.AddIndex(
-            model_name='action',
-            index=models.Index(condition=models.Q(('sla_next_at__isnull', False)), fields=['sla_next_at'], name='action_sla_next'),
+            model_name="action",
+            index=models.Index(
+                condition=models.Q(("sla_next_at__isnull", False)), fields=["sla_next_at"], name="action_sla_next"
+            ),
         ),
     ]

@@ -4,15 +4,40 @@ from django.db import migrations, models
 
 
 class Migration(migrations.Migration):
-
     dependencies = [
-        ('hitl', '0004_sla_sweep_fields'),
+        ("hitl", "0004_sla_sweep_fields"),
     ]
 
     operations = [
         migrations.AlterField(
-            model_name='auditevent',
-            name='event_type',
-            field=models.CharField(choices=[('submitted', 'Submitted'), ('decided', 'Decided'), ('cancelled', 'Cancelled'), ('outcome_reported', 'Outcome Reported'), ('agent_created', 'Agent Created'), ('token_issued', 'Token Issued'), ('token_revoked', 'Token Revoked'), ('policy_changed', 'Policy Changed'), ('claimed', 'Claimed'), ('released', 'Released'), ('taken_over', 'Taken Over'), ('approval_recorded', 'Approval Recorded'), ('post_confirmed', 'Post Confirmed'), ('post_flagged', 'Post Flagged'), ('warned', 'Warned'), ('escalated', 'Escalated'), ('expired', 'Expired'), ('review_window_closed', 'Review Window Closed'), ('overflowed', 'Overflowed'), ('reassigned', 'Reassigned'), ('notification_sent', 'Notification Sent'), ('notification_failed', 'Notification Failed')], max_length=32),
+            model_name="auditevent",
+            name="event_type",
+            field=models.CharField(
+                choices=[
+                    ("submitted", "Submitted"),
+                    ("decided", "Decided"),
+                    ("cancelled", "Cancelled"),
+                    ("outcome_reported", "Outcome Reported"),
+                    ("agent_created", "Agent Created"),
+                    ("token_issued", "Token Issued"),
+                    ("token_revoked", "Token Revoked"),
+                    ("policy_changed", "Policy Changed"),
+                    ("claimed", "Claimed"),
+                    ("released", "Released"),
+                    ("taken_over", "Taken Over"),
+                    ("approval_recorded", "Approval Recorded"),
+                    ("post_confirmed", "Post Confirmed"),
+                    ("post_flagged", "Post Flagged"),
+                    ("warned", "Warned"),
+                    ("escalated", "Escalated"),
+                    ("expired", "Expired"),
+                    ("review_window_closed", "Review Window Closed"),
+                    ("overflowed", "Overflowed"),
+                    ("reassigned", "Reassigned"),
+                    ("notification_sent", "Notification Sent"),
+                    ("notification_failed", "Notification Failed"),
+                ],
+                max_length=32,
+            ),
         ),
     ]

@@ -1,8 +1,9 @@
 import pytest
-from django.db import DataError
+from django.db import DataError, connection
+from django.test.utils import CaptureQueriesContext
 
 from hitl.audit import audit_event
-from hitl.db import insert_together
+from hitl.db import insert_rows, insert_together, update_rows
 from hitl.models import Action, AuditEvent
 from hitl.services import action_prepare
 
@@ -30,3 +31,35 @@ def test_insert_together_sets_generated_keys(agent, email_type):
     assert first.pk and second.pk and first.pk != second.pk
     assert list(AuditEvent.objects.filter(action=action).values_list("pk", flat=True)) == sorted([first.pk, second.pk])
     assert Action.objects.get(pk=action.pk).payload == {"to": "a@example.com"}
+
+
+def test_update_rows_writes_the_named_fields_of_every_row_in_one_statement(agent, email_type):
+    actions = [
+        action_prepare(agent=agent, action_type=email_type, payload={"n": i}, summary=f"s{i}", confidence=0.5)
+        for i in range(3)
+    ]
+    Action.objects.bulk_create(actions)
+    for i, action in enumerate(actions):
+        action.route_tier, action.sla_next_at, action.escalation_path = "tier2", None, [{"step": i}]
+        action.summary = "changed in memory only"
+    with CaptureQueriesContext(connection) as queries:
+        update_rows(actions, ["route_tier", "sla_next_at", "escalation_path"])
+    assert len(queries) == 1
+    rows = Action.objects.filter(pk__in=[a.pk for a in actions]).order_by("summary")
+    assert [(a.summary, a.route_tier, a.sla_next_at, a.escalation_path) for a in rows] == [
+        (f"s{i}", "tier2", None, [{"step": i}]) for i in range(3)
+    ]
+
+
+def test_insert_rows_inserts_every_row_in_one_statement(agent, email_type):
+    action = action_prepare(agent=agent, action_type=email_type, payload={}, summary="s", confidence=0.5)
+    action.save(force_insert=True)
+    events = [audit_event(event_type="warned", action=action, data={"percent_of_sla": p}) for p in (50, 75)]
+    with CaptureQueriesContext(connection) as queries:
+        insert_rows(events)
+    assert len(queries) == 1
+    saved = AuditEvent.objects.filter(action=action).order_by("id")
+    assert [(e.event_type, e.agent_id, e.action_type, e.data) for e in saved] == [
+        ("warned", agent.pk, email_type.key, {"percent_of_sla": 50}),
+        ("warned", agent.pk, email_type.key, {"percent_of_sla": 75}),
+    ]
