@@ -19,7 +19,7 @@ from hitl.models import Action, ActionType, Agent, AuditEvent
 from hitl.states import Decision, Status
 from hitl.wakeups import actions_changed_on_commit
 from reviews.models import Claim
-from reviews.realtime import broadcast_action_on_commit, broadcast_actions_on_commit
+from reviews.realtime import broadcast_actions_on_commit
 
 from . import notify
 from .capacity import overflow_new_items
@@ -178,6 +178,5 @@ def _release_lapsed_claims(*, now: datetime) -> int:
             for c in lapsed
         )  # fmt: skip
         Claim.objects.filter(pk__in=[c.pk for c in lapsed], expires_at__lte=now).delete()
-        for claim in lapsed:
-            broadcast_action_on_commit(claim.action_id)
+        broadcast_actions_on_commit([claim.action_id for claim in lapsed])
     return len(lapsed)

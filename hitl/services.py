@@ -183,11 +183,13 @@ def action_transition(
     return Action.objects.select_related("action_type", "agent", "decided_by").get(pk=action_id)
 
 
-def action_touch(*, action_id, status: str = Status.PENDING) -> Action:
-    """Record a change that keeps the state (one approval of several, a post-action review) by
-    bumping `version`, so forms opened before it are refused. Caller holds the lock on the action
-    and writes the audit event."""
-    Action.objects.filter(pk=action_id, status=status).update(version=F("version") + 1, updated_at=timezone.now())
+def action_touch(*, action_id, status: str = Status.PENDING, **changes) -> Action:
+    """Record a change that keeps the state (one approval of several, a post-action review, a
+    reassignment, with `changes`) and bump `version`, so forms opened before it are refused.
+    Caller holds the lock on the action and writes the audit event."""
+    Action.objects.filter(pk=action_id, status=status).update(
+        version=F("version") + 1, updated_at=timezone.now(), **changes
+    )
     realtime.broadcast_action_on_commit(action_id)
     return Action.objects.select_related("action_type", "agent", "decided_by").get(pk=action_id)
 

@@ -18,12 +18,12 @@ def group_name(action_id) -> str:
 
 
 def action_changed_on_commit(action_id) -> None:
-    transaction.on_commit(partial(pubsub.publish, [group_name(action_id)], {"type": "action.changed"}))
+    actions_changed_on_commit([action_id])
 
 
 def actions_changed_on_commit(action_ids) -> None:
-    """action_changed_on_commit for many actions at once (the SLA sweep's batches): one hand-off
-    to the publishing loop for all of them."""
+    """After commit, wake the waiters of every action in `action_ids`, in one hand-off to the
+    publishing loop (the SLA sweep wakes a batch at once)."""
     groups = [group_name(action_id) for action_id in action_ids]
     transaction.on_commit(partial(pubsub.publish, groups, {"type": "action.changed"}))
 

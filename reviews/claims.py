@@ -59,20 +59,27 @@ def _hold(*, reviewer, scope: ReviewerScope, action: Action, event: str, before=
     return claim
 
 
+def check_not_held_by_other(*, action: Action, reviewer) -> None:
+    """Refuse, naming the holder, while another reviewer's lease on `action` runs. Caller holds the
+    lock on `action`, so the read sees claims committed meanwhile."""
+    claim = _held_by_other(action=action, reviewer=reviewer, now=timezone.now())
+    if claim is not None:
+        holder = claim.holder.get_username()
+        raise Conflict(
+            f"{holder} is reviewing this action until {claim.expires_at:%H:%M:%S} UTC.",
+            code="claimed_by_other",
+            holder=holder,
+            expires_at=claim.expires_at.isoformat(),
+        )
+
+
 def claim_take(*, reviewer, action_id) -> Claim:
     """Claim (or renew) a pending action. Refused, naming the holder, while someone else holds it."""
     with transaction.atomic():
         scope = reviewer_scope(reviewer)
         action = _locked_pending(scope=scope, action_id=action_id)
-        current = Claim.objects.select_related("holder").filter(action=action).first()
-        if current and current.holder_id != reviewer.pk and current.expires_at > timezone.now():
-            holder = current.holder.get_username()
-            raise Conflict(
-                f"{holder} is reviewing this action until {current.expires_at:%H:%M:%S} UTC.",
-                code="claimed_by_other",
-                holder=holder,
-                expires_at=current.expires_at.isoformat(),
-            )
+        check_not_held_by_other(action=action, reviewer=reviewer)
+        current = Claim.objects.filter(action=action).first()
         renewing = current is not None and current.holder_id == reviewer.pk
         if renewing:
             Claim.objects.filter(pk=current.pk).update(expires_at=timezone.now() + settings.HITL_CLAIM_LEASE)
@@ -104,9 +111,15 @@ def claim_take_over(*, lead, action_id) -> Claim:
         return _hold(reviewer=lead, scope=scope, action=action, event=Type.TAKEN_OVER, before=before)
 
 
-def _held_by_other(*, action: Action, reviewer, now) -> bool:
-    """Caller holds the lock on `action`; this fresh read sees claims committed meanwhile."""
-    return Claim.objects.filter(action=action, expires_at__gt=now).exclude(holder=reviewer).exists()
+def _held_by_other(*, action: Action, reviewer, now) -> Claim | None:
+    """Another reviewer's live claim on `action`. Caller holds the lock on `action`; this fresh
+    read sees claims committed meanwhile."""
+    return (
+        Claim.objects.select_related("holder")
+        .filter(action=action, expires_at__gt=now)
+        .exclude(holder=reviewer)
+        .first()
+    )
 
 
 def claim_next(*, reviewer, passing_over=()) -> Claim | None:
@@ -132,6 +145,6 @@ def claim_next(*, reviewer, passing_over=()) -> Claim | None:
             action = unclaimed.exclude(pk__in=skipped).select_for_update(skip_locked=True, of=("self",)).first()
             if action is None:
                 return None
-            if not _held_by_other(action=action, reviewer=reviewer, now=now):
+            if _held_by_other(action=action, reviewer=reviewer, now=now) is None:
                 return _hold(reviewer=reviewer, scope=scope, action=action, event=Type.CLAIMED)
         skipped.append(action.pk)

@@ -30,19 +30,15 @@ _rendered: OrderedDict[tuple[str, int], asyncio.Future] = OrderedDict()  # per p
 
 def broadcast_action_on_commit(action_id) -> None:
     """After commit, show every reviewer who may see it the action's row as it is now."""
-    transaction.on_commit(partial(broadcast_action, action_id))
-
-
-def broadcast_action(action_id) -> None:
-    broadcast_actions([action_id])
+    broadcast_actions_on_commit([action_id])
 
 
 def broadcast_actions_on_commit(action_ids) -> None:
-    """broadcast_action_on_commit for many actions (the SLA sweep's batches), in one hand-off."""
-    transaction.on_commit(partial(broadcast_actions, list(action_ids)))
+    """The same for many actions (the SLA sweep's batches), in one hand-off."""
+    transaction.on_commit(partial(_broadcast, list(action_ids)))
 
 
-def broadcast_actions(action_ids) -> None:
+def _broadcast(action_ids) -> None:
     stamp = time.time_ns()
     pubsub.publish_batched(QUEUE, "queue.rows", [{"id": str(action_id), "stamp": stamp} for action_id in action_ids])
 

@@ -206,9 +206,7 @@ def track_record(*, agent_id, action_type_id) -> dict[str, int]:
     decisions = ("approved", "modified", "rejected", "expired")
     counts = Action.objects.filter(
         agent_id=agent_id, action_type_id=action_type_id, route_pattern="pre_action"
-    ).aggregate(
-        **{d: Count("id", filter=Q(decision=d)) for d in decisions}, pending=Count("id", filter=Q(status="pending"))
-    )
+    ).aggregate(**{d: Count("id", filter=Q(decision=d)) for d in decisions})
     counts["decided"] = sum(counts[d] for d in decisions)
     return counts
 

@@ -15,6 +15,7 @@ from hitl.payloads import payload_errors
 from hitl.states import DECISION_STATUS, Decision, Status
 
 from . import selectors
+from .claims import check_not_held_by_other
 from .models import Claim, RejectReason, ReviewerGroup, Verdict
 from .selectors import candidate_payload, reviewer_scope
 
@@ -47,7 +48,7 @@ def review_decide(
         if action.status != Status.PENDING:
             raise _already_decided(action)
         _check_unchanged(action, version)
-        _check_not_held_by_other(action, reviewer)
+        check_not_held_by_other(action=action, reviewer=reviewer)
         earlier = list(Verdict.objects.filter(action=action).select_related("reviewer"))
         if any(v.reviewer_id == reviewer.pk for v in earlier):
             raise Conflict(
@@ -191,8 +192,7 @@ def review_reassign(*, lead: AbstractBaseUser, action_id, group_key: str) -> Act
         if group_key == action.reviewer_group:
             raise Invalid("The action is in that group already.", fields={"group": ["Pick another group."]})
         before = action.reviewer_group
-        Action.objects.filter(pk=action.pk).update(reviewer_group=group_key)
-        changed = hitl_services.action_touch(action_id=action.pk)
+        changed = hitl_services.action_touch(action_id=action.pk, reviewer_group=group_key)
         audit_record(
             event_type=Type.REASSIGNED, actor=lead, action=changed, before={"group": before}, after={"group": group_key}
         )
@@ -223,18 +223,6 @@ def _check_unchanged(action: Action, version: int | None) -> None:
             "This action changed since you opened it; look at it again before deciding.",
             code="stale_version",
             version=action.version,
-        )
-
-
-def _check_not_held_by_other(action: Action, reviewer) -> None:
-    claim = Claim.objects.select_related("holder").filter(action=action, expires_at__gt=timezone.now()).first()
-    if claim is not None and claim.holder_id != reviewer.pk:
-        holder = claim.holder.get_username()
-        raise Conflict(
-            f"{holder} is reviewing this action until {claim.expires_at:%H:%M:%S} UTC.",
-            code="claimed_by_other",
-            holder=holder,
-            expires_at=claim.expires_at.isoformat(),
         )
 
 

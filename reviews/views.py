@@ -78,20 +78,21 @@ def _cursor(raw: str):
 
 
 def _visible(request, action_id):
-    action = action_get(action_id)
-    if action is None or not reviewer_scope(request.user).covers(action):
+    """The action and the reviewer's scope; 404 unless the scope covers the action."""
+    action, scope = action_get(action_id), reviewer_scope(request.user)
+    if action is None or not scope.covers(action):
         raise Http404("No action with this id is in your queues.")
-    return action
+    return action, scope
 
 
 @require_GET
 @login_required
 def detail(request, action_id):
     """Everything a reviewer needs to decide one action."""
-    return _detail(request, _visible(request, action_id))
+    return _detail(request, *_visible(request, action_id))
 
 
-def _detail(request, action, *, form_data=None, errors=None, status=200):
+def _detail(request, action, scope, *, form_data=None, errors=None, status=200):
     now = timezone.now()
     verdicts = verdicts_of(action)
     candidate = candidate_payload(action, verdicts)
@@ -115,7 +116,7 @@ def _detail(request, action, *, form_data=None, errors=None, status=200):
         "approvals": sum(v.kind in ("approve", "modify") for v in verdicts),
         "values": form_data or {},
         "errors": errors or {},
-        "senior": action.route_tier in reviewer_scope(request.user).lower_tiers or request.user.is_superuser,
+        "senior": action.route_tier in scope.lower_tiers or scope.everything,
         "groups": group_keys(),
     }
     return render(request, "reviews/detail.html", context, status=status)
@@ -166,7 +167,7 @@ def claim(request, action_id):
 
 
 def _claim_context(request, action_id):
-    action = _visible(request, action_id)
+    action, _ = _visible(request, action_id)
     return {"claim": live_claim(action, timezone.now()), "action": action, "user": request.user}
 
 
@@ -213,7 +214,7 @@ def reassign(request, action_id):
 @login_required
 def decide(request, action_id):
     """Approve, modify or reject (pre-action), or confirm or flag (post-action), from the form."""
-    action = _visible(request, action_id)
+    action, scope = _visible(request, action_id)
     verb = request.POST.get("decision", "")
     try:
         version = int(request.POST.get("version", ""))
@@ -245,10 +246,10 @@ def decide(request, action_id):
         else:
             raise Invalid("Choose approve, modify or reject.", fields={"decision": ["Unknown decision."]})
     except Invalid as exc:
-        return _detail(request, action, form_data=request.POST, errors=_form_errors(exc), status=400)
+        return _detail(request, action, scope, form_data=request.POST, errors=_form_errors(exc), status=400)
     except Conflict as exc:
         messages.error(request, exc.message)
-        return _detail(request, action_get(action.pk), status=409)
+        return _detail(request, action_get(action.pk), scope, status=409)
     messages.success(request, f"{_done(verb)}: {action.summary}")
     return redirect("reviews:queue")
 
@@ -287,7 +288,7 @@ def _form_errors(exc: Invalid) -> dict:
 @login_required
 def diff(request, action_id):
     """The edit in the form, against what the reviewer is approving (htmx, while typing)."""
-    action = _visible(request, action_id)
+    action, _ = _visible(request, action_id)
     base = candidate_payload(action, verdicts_of(action))
     try:
         edited = _edited_payload(request, action)
