@@ -42,8 +42,9 @@ SENT, RETRY, FAILED, BUSY, DONE = "sent", "retry", "failed", "busy", "done"
 def notifications_create(*, items: list) -> None:
     """Record the notifications `items` ((action, event) pairs) call for; deliver after commit.
 
-    Caller holds the transaction (and the row locks) of the events; each action is as the event
-    left it: after an escalation its group, tier and step are the new ones. One query reads the
+    Caller holds the transaction (and the row locks) of the events; each action (an Action, or the
+    sweep's transitions.Moved) is as the event left it: after an escalation its group, tier and
+    step are the new ones. One query reads the
     routes, one inserts the rows, one reads back which were new.
     """
     if not items:
@@ -58,11 +59,11 @@ def notifications_create(*, items: list) -> None:
     rows = []
     for action, event in items:
         channels = list(routes.get((action.reviewer_group, event), ()))
-        if event in PAGED_EVENTS and settings.HITL_PAGER_URL and _pages(action):
+        if event in PAGED_EVENTS and settings.HITL_PAGER_URL and action.step_pages:
             channels.append((Channel.PAGER, settings.HITL_PAGER_URL))
         rows.extend(
             Notification(
-                action=action,
+                action_id=action.pk,
                 event=event,
                 channel=channel,
                 target=target,
@@ -86,12 +87,6 @@ def notifications_create(*, items: list) -> None:
     if ids:
         # robust: a broker that is down must not fail the sweep, whose events are committed.
         transaction.on_commit(partial(_enqueue, ids), robust=True)
-
-
-def _pages(action) -> bool:
-    """Whether the step the action is at now pages: the breached tier's, or the one escalated to."""
-    path = action.escalation_path
-    return action.escalation_step < len(path) and bool(path[action.escalation_step].get("page"))
 
 
 def _enqueue(ids: list[int]) -> None:

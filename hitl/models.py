@@ -116,13 +116,14 @@ class Action(models.Model):
     blast_radius = models.PositiveIntegerField(default=1)
     compliance_risk = models.BooleanField()
     entity = models.JSONField(default=dict, blank=True)
-    task_id = models.CharField(max_length=200, blank=True, db_index=True)
+    task_id = models.CharField(max_length=200, blank=True)  # indexed by action_agent_task below
     callback_url = models.URLField(max_length=2000, blank=True)
 
     status = models.CharField(max_length=16, choices=Status.choices)
     route_pattern = models.CharField(max_length=16, choices=RoutePattern.choices)
     route_tier = models.CharField(max_length=8, choices=Tier.choices, blank=True)
-    reviewer_group = models.SlugField(max_length=64, blank=True)
+    # Indexed where read: the queue's partial indexes and action_group_recent below.
+    reviewer_group = models.SlugField(max_length=64, blank=True, db_index=False)
     route_threshold = models.FloatField()
     route_reasons = models.JSONField(default=list)
     policy_version = models.PositiveIntegerField(default=0)
@@ -161,6 +162,14 @@ class Action(models.Model):
         indexes = [
             models.Index(fields=["status", "due_at"], name="action_status_due"),
             models.Index(fields=["agent", "-created_at"], name="action_agent_recent"),
+            models.Index(fields=["agent", "task_id"], name="action_agent_task"),  # the task's other actions
+            # A group's items of the day (escalation.capacity). Plain b-trees only: every index is
+            # written on each insert and on each sweep step, so none is kept that no query reads.
+            models.Index(
+                fields=["reviewer_group", "created_at"],
+                condition=models.Q(route_pattern="pre_action"),
+                name="action_group_recent",
+            ),
             # The reviewer queue (reviews.selectors.queue_page, queue_counts): the waiting actions of
             # one group in one tier, or of one whole tier, in (due_at, id) order. Partial, so they hold
             # only what waits for approval.
@@ -191,6 +200,12 @@ class Action(models.Model):
 
     def __str__(self):
         return f"{self.action_type_id}: {self.summary[:60]}"
+
+    @property
+    def step_pages(self) -> bool:
+        """Whether the step of its escalation path it is at now pages (tier3 by default)."""
+        path = self.escalation_path or []
+        return self.escalation_step < len(path) and bool(path[self.escalation_step].get("page"))
 
 
 class IdempotencyKey(models.Model):

@@ -127,6 +127,8 @@ CELERY_TASK_SERIALIZER = "json"
 CELERY_BROKER_CONNECTION_RETRY_ON_STARTUP = True
 # The SLA sweep (escalation.tasks.sla_sweep): how often beat runs it. Deadlines live in PostgreSQL.
 HITL_SLA_SWEEP_SECONDS = env.float("HITL_SLA_SWEEP_SECONDS", default=5.0)
+# A backlog (a full first batch) is shared by this many connections of the sweep at once.
+HITL_SLA_SWEEP_WORKERS = env.int("HITL_SLA_SWEEP_WORKERS", default=2)
 CELERY_BEAT_SCHEDULE = {
     "sla-sweep": {
         "task": "escalation.tasks.sla_sweep",

@@ -6,10 +6,11 @@ from functools import partial
 
 import pytest
 import time_machine
-from django.db import connection
+from django.db import DataError, connection
 from django.test.utils import CaptureQueriesContext
 from django.utils import timezone
 
+from escalation import services
 from escalation.services import escalation_sweep
 from hitl.models import Action, AuditEvent
 from hitl.services import action_submit, agent_create
@@ -140,6 +141,43 @@ def test_two_sweeps_at_once_escalate_each_action_exactly_once(desk):
 
 
 @pytest.mark.django_db(transaction=True)
+def test_a_backlog_is_shared_by_the_sweeps_connections_and_each_action_moves_once(desk, monkeypatch):
+    _, submit = desk
+    actions = overdue(submit, 200)
+    threads, batch = set(), services._sweep_batch
+
+    def noting(**kwargs):  # which threads (each with its own connection) swept a batch
+        taken = batch(**kwargs)
+        if taken:
+            threads.add(threading.get_ident())
+        return taken
+
+    monkeypatch.setattr(services, "_sweep_batch", noting)
+    result = escalation_sweep(batch_size=10, workers=3)
+    assert (result.escalated, result.batches, len(result.lateness)) == (200, 20, 200)
+    assert len(threads) >= 2  # the helpers joined in (how many batches each took is up to timing)
+    assert AuditEvent.objects.filter(event_type="escalated").values("action").distinct().count() == len(actions)
+    assert AuditEvent.objects.filter(event_type="escalated").count() == len(actions)
+
+
+@pytest.mark.django_db(transaction=True)
+def test_a_helper_that_fails_fails_the_sweep_after_the_others_finish(desk):
+    _, submit = desk
+    actions = overdue(submit, 40)
+    start = timezone.now() - timedelta(minutes=1)
+    for i, action in enumerate(actions):
+        Action.objects.filter(pk=action.pk).update(sla_next_at=start + timedelta(seconds=i))
+    Action.objects.filter(pk=actions[-1].pk).update(escalation_path=[])  # taken last, by whichever connection
+    with pytest.raises(DataError, match="has no step"):
+        escalation_sweep(batch_size=10, workers=2)
+    # Every batch but the poisoned one committed: 30 escalated, none twice; the next run finishes.
+    assert AuditEvent.objects.filter(event_type="escalated").count() == 30
+    Action.objects.filter(pk=actions[-1].pk).update(escalation_path=actions[0].escalation_path)
+    assert escalation_sweep(batch_size=10).escalated == 10
+    assert AuditEvent.objects.filter(event_type="escalated").values("action").distinct().count() == 40
+
+
+@pytest.mark.django_db(transaction=True)
 def test_a_decision_at_the_deadline_and_the_sweep_resolve_to_one_outcome(desk):
     tina, submit = desk
 
@@ -163,19 +201,19 @@ def test_a_sweep_that_fails_halfway_loses_and_doubles_nothing(desk):
         Action.objects.filter(pk=action.pk).update(sla_next_at=start + timedelta(seconds=i))
     poison = actions[15]  # a corrupt row in the second batch makes the sweep raise there
     Action.objects.filter(pk=poison.pk).update(escalation_path=[])
-    with pytest.raises(IndexError):
-        escalation_sweep(batch_size=10)
+    with pytest.raises(DataError, match=f"escalation path of action {poison.pk} has no step"):
+        escalation_sweep(batch_size=10, workers=1)
     assert AuditEvent.objects.filter(event_type="escalated").count() == 10  # the first batch committed, whole
     Action.objects.filter(pk=poison.pk).update(escalation_path=actions[0].escalation_path)
-    assert escalation_sweep(batch_size=10).escalated == 20
+    assert escalation_sweep(batch_size=10, workers=1).escalated == 20
     assert AuditEvent.objects.filter(event_type="escalated").values("action").distinct().count() == 30
     assert AuditEvent.objects.filter(event_type="escalated").count() == 30
 
 
-# A batch of escalations: lock the due rows, read their types, read their agents, UPDATE them,
-# INSERT their audit events, DELETE their claims, read the notification routes. A sweep also runs
-# the empty batch that ends it and the lapsed-claims read.
-PER_BATCH, PER_SWEEP = 7, 2
+# A batch of escalations: lock the due rows, apply their transitions (UPDATE, audit INSERT and
+# claims DELETE in one statement), read the notification routes. A sweep also runs the empty
+# batch that ends it and the lapsed-claims read.
+PER_BATCH, PER_SWEEP = 3, 2
 
 
 def statements(queries) -> list[str]:
