@@ -40,7 +40,7 @@ _AT = "make_interval(secs => {sla} * {fraction})"
 
 TRANSITION_SQL = f"""
 WITH due AS (
-    SELECT a.id, a.status, a.route_pattern, a.due_at, a.sla_stage, a.route_tier, a.reviewer_group,
+    SELECT a.id, a.status, a.route_pattern, a.due_at, a.sla_stage, a.route_tier, a.reviewer_group, a.created_at,
         a.escalation_path -> a.escalation_step AS step,
         a.escalation_path -> (a.escalation_step + 1) AS following,
         (a.escalation_path -> a.escalation_step ->> 'sla')::float8 AS sla
@@ -100,7 +100,8 @@ WITH due AS (
     RETURNING a.id, j.kind, a.agent_id, a.action_type_id, a.confidence, a.status, a.route_tier, a.reviewer_group,
         a.due_at, a.escalation_step, a.sla_stage, a.decision_comment,
         coalesce((a.escalation_path -> a.escalation_step ->> 'page')::boolean, false) AS step_pages,
-        j.route_tier AS old_tier, j.reviewer_group AS old_group, j.due_at AS old_due, j.step, j.passed
+        j.route_tier AS old_tier, j.reviewer_group AS old_group, j.due_at AS old_due, j.step, j.passed,
+        j.created_at
 ), released AS (
     DELETE FROM reviews_claim c USING moved m WHERE c.action_id = m.id AND m.kind IN ('escalated', 'expired')
 ), audited AS (
@@ -110,7 +111,8 @@ WITH due AS (
         before, after, data
     )
     SELECT %(stamp)s, m.kind, 'system', 'system', %(request_id)s, m.id, m.agent_id, NULL,
-        t.key, m.confidence, m.route_tier, CASE m.kind WHEN 'expired' THEN 'expired' ELSE '' END, NULL, NULL,
+        t.key, m.confidence, m.route_tier, CASE m.kind WHEN 'expired' THEN 'expired' ELSE '' END,
+        CASE m.kind WHEN 'expired' THEN extract(epoch FROM %(now)s - m.created_at)::float8 END, NULL,
         CASE WHEN m.kind IN ('escalated', 'expired') THEN jsonb_build_object(
             'tier', m.old_tier, 'group', m.old_group, 'due_at', {iso_utc("m.old_due")}) END,
         CASE m.kind

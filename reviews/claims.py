@@ -94,7 +94,9 @@ def claim_release(*, reviewer, action_id) -> bool:
         released = Claim.objects.filter(action_id=action_id, holder=reviewer).delete()[0] > 0
         if released:
             action = Action.objects.select_related("action_type", "agent").get(pk=action_id)
-            audit_record(event_type=Type.RELEASED, actor=reviewer, action=action)
+            audit_record(
+                event_type=Type.RELEASED, actor=reviewer, action=action, before={"holder": reviewer.get_username()}
+            )
             realtime.broadcast_action_on_commit(action.pk)
     return released
 

@@ -125,6 +125,15 @@ CELERY_TASK_REJECT_ON_WORKER_LOST = True
 CELERY_WORKER_PREFETCH_MULTIPLIER = 1
 CELERY_TASK_SERIALIZER = "json"
 CELERY_BROKER_CONNECTION_RETRY_ON_STARTUP = True
+# The audit log (hitl.audit_chain, audit_anchor): anchors are signed with HITL_AUDIT_KEY, which
+# must stay outside the database and unchanged (default: derived from SECRET_KEY), every
+# HITL_AUDIT_ANCHOR_SECONDS. Events older than HITL_AUDIT_RETENTION_DAYS are pruned by whole
+# anchored segments (default: kept forever). verify_audit failures are mailed to ADMINS.
+HITL_AUDIT_KEY = env("HITL_AUDIT_KEY", default=SECRET_KEY)
+HITL_AUDIT_ANCHOR_SECONDS = env.float("HITL_AUDIT_ANCHOR_SECONDS", default=60.0)
+HITL_AUDIT_RETENTION_DAYS = env.int("HITL_AUDIT_RETENTION_DAYS", default=0) or None
+ADMINS = [tuple(admin.split(":", 1)) for admin in env.list("ADMINS", default=[])]  # "Name:email" pairs
+
 # The SLA sweep (escalation.tasks.sla_sweep): how often beat runs it. Deadlines live in PostgreSQL.
 HITL_SLA_SWEEP_SECONDS = env.float("HITL_SLA_SWEEP_SECONDS", default=5.0)
 # A backlog (a full first batch) is shared by this many connections of the sweep at once.
@@ -143,6 +152,13 @@ CELERY_BEAT_SCHEDULE = {
         "task": "hitl.tasks.purge_idempotency_keys",
         "schedule": timedelta(hours=1),
     },
+    "anchor-audit-log": {
+        "task": "hitl.tasks.anchor_audit_log",
+        "schedule": timedelta(seconds=HITL_AUDIT_ANCHOR_SECONDS),
+        "options": {"expires": HITL_AUDIT_ANCHOR_SECONDS},
+    },
+    "verify-audit-trail": {"task": "hitl.tasks.verify_audit_trail", "schedule": timedelta(days=1)},
+    "prune-audit-log": {"task": "hitl.tasks.prune_audit_log", "schedule": timedelta(days=1)},
 }
 
 AUTH_PASSWORD_VALIDATORS = [
