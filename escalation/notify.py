@@ -22,7 +22,7 @@ from django.db import transaction
 from django.db.models import F, Q
 from django.utils import timezone
 
-from hitl.audit import Type, audit_record
+from hitl.audit import Type, audit_lock, audit_record
 from reviews import realtime
 
 from .messages import email_body, email_subject, message_of, pager_body, slack_body, toast_text, webhook_body
@@ -176,6 +176,7 @@ def _finish(notification: Notification, *, error: str | None) -> str:
     else:
         changes["last_error"] = error
     with transaction.atomic():
+        audit_lock(n.action_id)
         # Only while the claim is still this attempt's (a lapsed claim may have been taken over).
         if not Notification.objects.filter(pk=n.pk, status=Status.SENDING, attempts=n.attempts).update(**changes):
             return DONE

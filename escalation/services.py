@@ -157,7 +157,9 @@ def _release_lapsed_claims(*, now: datetime) -> int:
     """Delete claims whose lease ran out, with a `released` event each, in one transaction."""
     with transaction.atomic():
         lapsed = list(
-            Claim.objects.select_for_update(skip_locked=True)
+            # The actions' rows too: they order the actions' audit chains. One a sweep batch holds is
+            # skipped, and its claim released on the next run.
+            Claim.objects.select_for_update(skip_locked=True, of=("self", "action"), no_key=True)
             .select_related("action__action_type", "action__agent", "holder")
             .filter(expires_at__lte=now)
         )

@@ -23,7 +23,7 @@ from . import audit_chain
 from .audit import Type, audit_record
 from .models import AuditAnchor
 
-ANCHOR_LOCK = (audit_chain.LOCK_NAMESPACE, 0)  # one anchorer at a time
+ANCHOR_LOCK = (audit_chain.LOCK_NAMESPACE, 1)  # one anchorer at a time (0 is the global chain's)
 
 
 def anchor_signature(*, previous: str, last_event_id: int, event_count: int, digest: str) -> str:

@@ -1,11 +1,15 @@
 """Tamper evidence for the audit log, on PostgreSQL.
 
 Every audit event belongs to a chain: the events of its action, or for events without one (policy
-changes, pruning) the global chain. As a row is inserted, a trigger takes the chain's advisory
-lock (one chain, not the whole table: writers of different actions never wait on each other),
-numbers it (`seq`, from 1), copies the hash of the chain's previous event (`prev_hash`) and sets
+changes, agents and tokens, pruning) the global chain. As a row is inserted, a trigger numbers it
+(`seq`, from 1), copies the hash of the chain's previous event (`prev_hash`) and sets
 
     hash = sha256(canonical JSON of the row, its seq and prev_hash included)
+
+Writers of one action's events already hold that action's row lock (every change of an action
+takes it), which orders its chain; the unique (action_id, seq) index turns a writer that did not
+into an error rather than a fork. The global chain, written rarely, has an advisory lock of its
+own. No lock is shared by writers of different actions.
 
 The canonical JSON is built by PostgreSQL from the row's columns (CANONICAL_SQL): jsonb's text form
 is one fixed rendering of a value (sorted keys, fixed separators), timestamps become integer
@@ -24,7 +28,7 @@ rest, such as a chain re-hashed after an edit. hitl.audit_verify checks it all.
 from django.db import connection
 
 TABLE = "hitl_auditevent"
-LOCK_NAMESPACE = 1751741556  # advisory-lock class of the audit chains ("hitl" in ASCII)
+LOCK_NAMESPACE = 1751741556  # advisory-lock class of the audit log's locks ("hitl" in ASCII)
 
 # The row as canonical JSON text; {r} is the row's alias. Only pg_catalog functions, so that a
 # function defined later cannot change what verification computes.
@@ -44,12 +48,15 @@ HASH_SQL = "encode(pg_catalog.sha256(convert_to({canonical}, 'UTF8')), 'hex')"
 
 def _chain_trigger_sql() -> str:
     return f"""
-CREATE OR REPLACE FUNCTION hitl_audit_chain() RETURNS trigger LANGUAGE plpgsql AS $$
+CREATE OR REPLACE FUNCTION hitl_audit_chain() RETURNS trigger LANGUAGE plpgsql
+-- The chain's last event is found through the (action_id, seq) index, never by a scan, even when
+-- the statistics say the table is empty (a new database): a scan would make a bulk insert quadratic.
+SET enable_seqscan = off AS $$
 DECLARE
     last record;
 BEGIN
-    PERFORM pg_advisory_xact_lock({LOCK_NAMESPACE}, hashtext(coalesce(NEW.action_id::text, 'global')));
     IF NEW.action_id IS NULL THEN
+        PERFORM pg_advisory_xact_lock({LOCK_NAMESPACE}, 0);
         SELECT e.seq, e.hash INTO last FROM {TABLE} e WHERE e.action_id IS NULL ORDER BY e.seq DESC LIMIT 1;
     ELSE
         SELECT e.seq, e.hash INTO last FROM {TABLE} e WHERE e.action_id = NEW.action_id ORDER BY e.seq DESC LIMIT 1;

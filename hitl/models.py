@@ -239,6 +239,7 @@ class AuditEvent(models.Model):
         CANCELLED = "cancelled"
         OUTCOME_REPORTED = "outcome_reported"
         AGENT_CREATED = "agent_created"
+        AGENT_CHANGED = "agent_changed"  # edited in admin (name, description, active)
         TOKEN_ISSUED = "token_issued"
         TOKEN_REVOKED = "token_revoked"
         POLICY_CHANGED = "policy_changed"

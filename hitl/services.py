@@ -16,10 +16,10 @@ from escalation.deadlines import step_due
 from reviews import realtime  # the reviewer workspace owns every live push
 
 from . import routing, wakeups
-from .audit import Type, audit_event, audit_record
+from .audit import InAdmin, Type, audit_event, audit_record
 from .db import insert_together
 from .errors import Conflict, NotFound
-from .models import Action, ActionType, Agent, ApiToken, AuditEvent, RoutingSettings
+from .models import Action, ActionType, Agent, ApiToken, RoutingSettings
 from .policy import policy_current, policy_invalidate, routing_settings
 from .selectors import agent_novelty, novelty_remember, token_forget
 from .states import Decision, Outcome, Status, check_transition
@@ -271,8 +271,7 @@ def policy_changed(*, actor, subject, before: dict | None, after: dict | None) -
     version = RoutingSettings.objects.values_list("version", flat=True).get(pk=1)
     audit_record(
         event_type=Type.POLICY_CHANGED,
-        actor=actor,
-        actor_type=AuditEvent.Actor.ADMIN,
+        actor=InAdmin(actor),
         before=before,
         after=after,
         data={"model": subject._meta.label, "object": str(subject), "policy_version": version},

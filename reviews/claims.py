@@ -11,7 +11,7 @@ from django.db import transaction
 from django.db.models import Exists, OuterRef
 from django.utils import timezone
 
-from hitl.audit import Type, audit_record
+from hitl.audit import Type, audit_lock, audit_record
 from hitl.errors import Conflict, NotFound
 from hitl.models import Action
 from hitl.states import Status
@@ -91,6 +91,7 @@ def claim_take(*, reviewer, action_id) -> Claim:
 def claim_release(*, reviewer, action_id) -> bool:
     """Give back one's own claim. Returns whether there was one."""
     with transaction.atomic():
+        audit_lock(action_id)
         released = Claim.objects.filter(action_id=action_id, holder=reviewer).delete()[0] > 0
         if released:
             action = Action.objects.select_related("action_type", "agent").get(pk=action_id)
