@@ -34,6 +34,7 @@ from .selectors import (
     track_record,
     verdicts_of,
 )
+from .timeline import action_timeline
 
 
 @require_GET
@@ -118,6 +119,7 @@ def _detail(request, action, scope, *, form_data=None, errors=None, status=200):
         "errors": errors or {},
         "senior": action.route_tier in scope.lower_tiers or scope.everything,
         "groups": group_keys(),
+        "timeline": action_timeline(action),
     }
     return render(request, "reviews/detail.html", context, status=status)
 
