@@ -30,6 +30,7 @@ bench: $(STAMP)
 	$(BIN)/python bench/intake.py
 	$(BIN)/python bench/queue_page.py
 	$(BIN)/python bench/sweep.py
+	$(BIN)/python bench/audit_export.py
 
 lint: $(STAMP)
 	$(BIN)/ruff check .

@@ -22,8 +22,9 @@ class NotificationRouteForm(KnownGroupForm):
 
 
 @admin.register(NotificationRoute)
-class NotificationRouteAdmin(admin.ModelAdmin):
-    """Which channels fire for a group's SLA events; the model's clean() checks each target."""
+class NotificationRouteAdmin(PolicyAdmin):
+    """Which channels fire for a group's SLA events; the model's clean() checks each target. A change
+    is audited like any policy change."""
 
     form = NotificationRouteForm
     list_display = ["reviewer_group", "event", "channel", "target", "is_active"]

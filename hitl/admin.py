@@ -1,10 +1,23 @@
+import uuid
+
 from django import forms
 from django.contrib import admin, messages
 
 from reviews.selectors import group_keys
 
 from . import services
-from .models import Action, ActionType, Agent, ApiToken, AuditEvent, ExpertiseRoute, PolicyRule, RoutingSettings
+from .audit import InAdmin
+from .models import (
+    Action,
+    ActionType,
+    Agent,
+    ApiToken,
+    AuditEvent,
+    ExpertiseRoute,
+    PolicyRule,
+    RoutingSettings,
+    Tier,
+)
 from .payloads import schema_problem
 
 
@@ -21,6 +34,8 @@ class ApiTokenInline(admin.TabularInline):
 
 @admin.register(Agent)
 class AgentAdmin(admin.ModelAdmin):
+    """Agents are added with their first token (shown once) and changed with an audit event each."""
+
     list_display = ["name", "is_active", "created_at"]
     list_filter = ["is_active"]
     search_fields = ["name"]
@@ -28,10 +43,29 @@ class AgentAdmin(admin.ModelAdmin):
     inlines = [ApiTokenInline]
     actions = ["issue_token", "revoke_tokens"]
 
+    def save_model(self, request, obj, form, change):
+        if change:
+            services.agent_change(agent=obj, fields=form.changed_data, actor=InAdmin(request.user))
+            return
+        agent, raw = services.agent_create(name=obj.name, description=obj.description, actor=InAdmin(request.user))
+        obj.pk, obj.webhook_secret, obj.created_at, obj._state.adding = (
+            agent.pk,
+            agent.webhook_secret,
+            agent.created_at,
+            False,
+        )
+        if not obj.is_active:
+            services.agent_change(agent=obj, fields=["is_active"], actor=InAdmin(request.user))
+        self.message_user(
+            request, f"Token for {agent.name} (copy it now, it is not shown again): {raw}", messages.WARNING
+        )
+
     @admin.action(description="Issue a new API token (shown once)")
     def issue_token(self, request, queryset):
         for agent in queryset:
-            raw = services.token_issue(agent=agent, label=f"admin:{request.user.get_username()}", actor=request.user)
+            raw = services.token_issue(
+                agent=agent, label=f"admin:{request.user.get_username()}", actor=InAdmin(request.user)
+            )
             self.message_user(
                 request, f"New token for {agent.name} (copy it now, it is not shown again): {raw}", messages.WARNING
             )
@@ -40,7 +74,7 @@ class AgentAdmin(admin.ModelAdmin):
     def revoke_tokens(self, request, queryset):
         tokens = ApiToken.objects.filter(agent__in=queryset, revoked_at__isnull=True)
         for token in tokens:
-            services.token_revoke(token=token, actor=request.user)
+            services.token_revoke(token=token, actor=InAdmin(request.user))
         self.message_user(request, f"Revoked {len(tokens)} token(s).")
 
 
@@ -56,12 +90,22 @@ class KnownGroupForm(forms.ModelForm):
 
 
 class PolicyAdmin(admin.ModelAdmin):
-    """Every save or delete is a policy change: it bumps the policy version and is audited."""
+    """Every save or delete that changes a policy row bumps the policy version and is audited, with
+    the row before and after (many-to-many fields, which admin saves after the row in
+    save_related, included). A save that changed nothing writes nothing."""
 
     def save_model(self, request, obj, form, change):
-        before = services.policy_snapshot_of(type(obj).objects.filter(pk=obj.pk).first()) if change else None
+        # Kept on the form until save_related, which admin calls next with the same form.
+        form.policy_before = (
+            services.policy_snapshot_of(type(obj).objects.filter(pk=obj.pk).first()) if change else None
+        )
         super().save_model(request, obj, form, change)
-        services.policy_changed(actor=request.user, subject=obj, before=before, after=services.policy_snapshot_of(obj))
+
+    def save_related(self, request, form, formsets, change):
+        super().save_related(request, form, formsets, change)
+        before, after = form.policy_before, services.policy_snapshot_of(form.instance)
+        if before != after:
+            services.policy_changed(actor=request.user, subject=form.instance, before=before, after=after)
 
     def delete_model(self, request, obj):
         before = services.policy_snapshot_of(obj)
@@ -176,8 +220,52 @@ class ActionAdmin(ReadOnlyAdmin):
     list_select_related = ["action_type", "agent"]
 
 
+def choices_filter(field: str, title: str, choices) -> type[admin.SimpleListFilter]:
+    """A list filter offering fixed choices, so the change list runs no SELECT DISTINCT over the log."""
+
+    class ChoicesFilter(admin.SimpleListFilter):
+        parameter_name = field
+
+        def lookups(self, request, model_admin):
+            return choices
+
+        def queryset(self, request, queryset):
+            return queryset.filter(**{field: self.value()}) if self.value() else queryset
+
+    ChoicesFilter.title = title
+    return ChoicesFilter
+
+
 @admin.register(AuditEvent)
 class AuditEventAdmin(ReadOnlyAdmin):
-    list_display = ["id", "created_at", "event_type", "actor_type", "actor_label", "action_id", "decision"]
-    list_filter = ["event_type", "actor_type"]
-    search_fields = ["action__id", "actor_label", "request_id"]
+    """The audit log, read-only for everyone: rows are only ever inserted (hitl.audit_chain)."""
+
+    list_display = [
+        "id", "created_at", "event_type", "actor_type", "actor_label", "action_id", "action_type", "routing_tier",
+        "decision", "seq",
+    ]  # fmt: skip
+    list_filter = [
+        choices_filter("event_type", "event type", AuditEvent.Type.choices),
+        "actor_type",
+        choices_filter("routing_tier", "routing tier", Tier.choices),
+        ("created_at", admin.DateFieldListFilter),
+    ]
+    search_fields = ["actor_label", "action_type", "request_id"]
+    search_help_text = "An action's id (exact), or part of an actor label, action type or request id."
+    readonly_fields = [field.name for field in AuditEvent._meta.fields]
+    fieldsets = [
+        (None, {"fields": ["id", "created_at", "event_type", "actor_type", "actor_label", "request_id"]}),
+        ("What it concerns", {"fields": ["action", "agent", "reviewer", "action_type", "agent_confidence"]}),
+        ("The decision", {"fields": ["routing_tier", "decision", "time_to_decision_seconds"]}),
+        ("The change", {"fields": ["modified_action", "before", "after", "data"]}),
+        ("Tamper evidence", {"fields": ["seq", "prev_hash", "hash"]}),
+    ]
+    show_full_result_count = False  # no count(*) of the whole log on every page
+
+    def get_search_results(self, request, queryset, search_term):
+        """An action id finds that action's events through the chain's index; anything else, the text."""
+        try:
+            action_id = uuid.UUID(search_term.strip())
+        except ValueError:
+            return super().get_search_results(request, queryset, search_term)
+        return queryset.filter(action_id=action_id), False

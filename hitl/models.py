@@ -302,6 +302,9 @@ class AuditEvent(models.Model):
     class Meta:
         ordering = ["id"]
         constraints = [models.UniqueConstraint(fields=["action", "seq"], name="audit_chain_seq")]
+        # The global chain's last event, found by the chain trigger (the unique index cannot order
+        # the rows whose action is NULL).
+        indexes = [models.Index(fields=["seq"], condition=models.Q(action__isnull=True), name="audit_global_chain")]
         permissions = [("export_auditevent", "Can export the audit trail")]
 
     def __str__(self):

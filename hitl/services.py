@@ -35,6 +35,22 @@ def agent_create(*, name: str, description: str = "", actor=None) -> tuple[Agent
     return agent, raw
 
 
+def agent_change(*, agent: Agent, fields: list[str], actor=None) -> None:
+    """Save an agent's edited `fields` (name, description, is_active) with an audit event of what
+    they were and became; nothing when none changed."""
+    fields = [name for name in fields if name in ("name", "description", "is_active")]
+    if not fields:
+        return
+    with transaction.atomic():
+        stored = Agent.objects.select_for_update().get(pk=agent.pk)
+        before = {name: getattr(stored, name) for name in fields}
+        after = {name: getattr(agent, name) for name in fields}
+        agent.save(update_fields=fields)
+        audit_record(event_type=Type.AGENT_CHANGED, actor=actor, agent=agent, before=before, after=after)
+    if "is_active" in fields:
+        token_forget()  # a deactivated agent's tokens stop working here at once, elsewhere within the cache time
+
+
 def token_issue(*, agent: Agent | None = None, user=None, label: str = "", actor=None) -> str:
     """Issue a bearer token for an agent or a reviewer; returns the raw token, shown once."""
     raw = token_generate()
@@ -255,10 +271,14 @@ def _outcome_conflict(action: Action) -> Conflict:
 
 
 def policy_snapshot_of(obj) -> dict | None:
-    """A JSON-safe dict of a policy row's fields, for the audit log's before and after."""
+    """A JSON-safe dict of a policy row's fields, for the audit log's before and after; a
+    many-to-many field (a group's members) as the sorted names of its rows."""
     if obj is None:
         return None
-    return json.loads(json.dumps(model_to_dict(obj), cls=DjangoJSONEncoder))
+    many = [field.name for field in obj._meta.many_to_many]
+    fields = model_to_dict(obj, exclude=many)
+    fields.update({name: sorted(str(row) for row in getattr(obj, name).all()) for name in many})
+    return json.loads(json.dumps(fields, cls=DjangoJSONEncoder))
 
 
 def policy_changed(*, actor, subject, before: dict | None, after: dict | None) -> int:

@@ -1,17 +1,19 @@
 from django.contrib import admin
 
+from hitl.admin import PolicyAdmin
+
 from .models import RejectReason, ReviewerGroup, Verdict
 
 
 @admin.register(ReviewerGroup)
-class ReviewerGroupAdmin(admin.ModelAdmin):
+class ReviewerGroupAdmin(PolicyAdmin):
     list_display = ["key", "name", "kind", "rank", "daily_capacity", "wip_cap", "fallback"]
     list_filter = ["kind"]
     filter_horizontal = ["members"]
 
 
 @admin.register(RejectReason)
-class RejectReasonAdmin(admin.ModelAdmin):
+class RejectReasonAdmin(PolicyAdmin):
     list_display = ["label", "code", "position", "is_active"]
     list_editable = ["position", "is_active"]
     prepopulated_fields = {"code": ["label"]}

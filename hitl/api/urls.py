@@ -3,6 +3,7 @@ from django.urls import path
 from reviews.api import DecisionView
 
 from . import views
+from .audit import AuditEventsView
 
 urlpatterns = [
     path("actions", views.ActionSubmitView.as_view(), name="action-submit"),
@@ -11,4 +12,5 @@ urlpatterns = [
     path("actions/<uuid:action_id>/cancel", views.ActionCancelView.as_view(), name="action-cancel"),
     path("actions/<uuid:action_id>/outcome", views.ActionOutcomeView.as_view(), name="action-outcome"),
     path("actions/<uuid:action_id>/decision", DecisionView.as_view(), name="action-decision"),
+    path("audit/events", AuditEventsView.as_view(), name="audit-events"),
 ]

@@ -3,9 +3,14 @@ from django.core.management.base import BaseCommand
 from django.db import transaction
 
 from hitl import demo
+from hitl.audit_export import auditors_group
 from hitl.models import ActionType
 from reviews.models import ReviewerGroup
 from reviews.services import reviewer_create
+
+# An auditor: not a reviewer, a member of the `auditors` group (migration 0008), which exports the
+# audit trail at /audit/ and GET /api/v1/audit/events.
+AUDITOR = ("audrey", "audrey-audit")
 
 
 class Command(BaseCommand):
@@ -27,6 +32,11 @@ class Command(BaseCommand):
             admin.is_staff = admin.is_superuser = True
             admin.set_password(admin_password)
             admin.save()
+            auditor_name, auditor_password = AUDITOR
+            auditor = User.objects.filter(username=auditor_name).first() or User(username=auditor_name)
+            auditor.set_password(auditor_password)
+            auditor.save()
+            auditor.groups.add(auditors_group())
         self.stdout.write(
             f"Demo data ready: {len(demo.ACTION_TYPES)} action types, {len(demo.GROUPS)} reviewer groups."
         )
@@ -34,3 +44,4 @@ class Command(BaseCommand):
         self.stdout.write(f"  {admin_name:<8} {admin_password:<14} superuser (Django admin)")
         for username, password, groups, _ in demo.USERS:
             self.stdout.write(f"  {username:<8} {password:<14} reviewer in {', '.join(groups)}")
+        self.stdout.write(f"  {auditor_name:<8} {auditor_password:<14} auditor (exports the audit trail at /audit/)")

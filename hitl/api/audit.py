@@ -1,0 +1,79 @@
+"""`GET /api/v1/audit/events`: the audit trail for auditors, streamed as JSON lines or CSV."""
+
+from drf_spectacular.types import OpenApiTypes
+from drf_spectacular.utils import OpenApiParameter, extend_schema
+from rest_framework import permissions
+from rest_framework.authentication import BasicAuthentication, SessionAuthentication
+from rest_framework.negotiation import BaseContentNegotiation
+from rest_framework.views import APIView
+
+from ..audit_export import DEFAULT_FORMAT, FORMATS, AuditFilterForm, can_export, export_response, unknown_parameters
+from ..errors import Invalid
+from .auth import BearerTokenAuthentication
+from .serializers import ErrorOut
+
+
+class IsAuditor(permissions.BasePermission):
+    """A user with the export permission (an auditor, or a superuser), logged in by session or HTTP
+    Basic. Tokens, which agents and reviewers hold, are refused even when they authenticate."""
+
+    message = (
+        "Exporting the audit trail needs a user with the 'Can export the audit trail' permission (the "
+        "auditors group), logged in by session or HTTP Basic; API tokens cannot export it."
+    )
+
+    def has_permission(self, request, view):
+        by_login = isinstance(request.successful_authenticator, (BasicAuthentication, SessionAuthentication))
+        return by_login and can_export(request.user)
+
+
+class ErrorsAsJSON(BaseContentNegotiation):
+    """The body of a success is the export, typed by `format`; DRF renders only errors, as JSON.
+    (DRF's own negotiation would read `format` as a renderer's name, and Accept: text/csv as 406.)"""
+
+    def select_parser(self, request, parsers):
+        return parsers[0] if parsers else None
+
+    def select_renderer(self, request, renderers, format_suffix=None):
+        return renderers[0], renderers[0].media_type
+
+
+def _moment(name, description):
+    return OpenApiParameter(name, OpenApiTypes.DATETIME, description=description)
+
+
+class AuditEventsView(APIView):
+    # Basic first: an anonymous caller gets 401 with `WWW-Authenticate: Basic`. Bearer tokens are
+    # recognised so that an agent's is refused with 403 (IsAuditor) rather than taken for no login.
+    authentication_classes = [BasicAuthentication, SessionAuthentication, BearerTokenAuthentication]
+    permission_classes = [IsAuditor]
+    content_negotiation_class = ErrorsAsJSON
+
+    @extend_schema(
+        operation_id="audit_events_export",
+        summary="Export the audit trail (auditors)",
+        description="Every matching audit event in id order, streamed: one JSON object per line, or CSV with a "
+        "header row. Times without an offset are UTC.",
+        parameters=[
+            _moment("from", "Events created at or after this moment (ISO 8601)."),
+            _moment("to", "Events created before this moment (ISO 8601)."),
+            OpenApiParameter("action_type", OpenApiTypes.STR, description="An action type's key."),
+            OpenApiParameter("agent", OpenApiTypes.STR, description="An agent's name."),
+            OpenApiParameter("reviewer", OpenApiTypes.STR, description="A user's username."),
+            OpenApiParameter("format", OpenApiTypes.STR, enum=list(FORMATS), default=DEFAULT_FORMAT),
+        ],
+        responses={
+            (200, "application/x-ndjson"): OpenApiTypes.STR,
+            (200, "text/csv"): OpenApiTypes.STR,
+            400: ErrorOut,
+            401: ErrorOut,
+            403: ErrorOut,
+        },
+    )
+    def get(self, request):
+        form = AuditFilterForm(request.query_params)
+        unknown = unknown_parameters(request.query_params)
+        if not form.is_valid() or unknown:
+            fields = {**{name: list(errors) for name, errors in form.errors.items()}, **unknown}
+            raise Invalid(f"The export's parameters did not validate: {', '.join(fields)}.", fields=fields)
+        return export_response(form.filters())
