@@ -5,29 +5,32 @@ from django.db import migrations, models
 
 
 class Migration(migrations.Migration):
-
     dependencies = [
-        ('hitl', '0005_overflow_and_reassign_events'),
+        ("hitl", "0005_overflow_and_reassign_events"),
         migrations.swappable_dependency(settings.AUTH_USER_MODEL),
     ]
 
     operations = [
         migrations.AlterField(
-            model_name='action',
-            name='reviewer_group',
+            model_name="action",
+            name="reviewer_group",
             field=models.SlugField(blank=True, db_index=False, max_length=64),
         ),
         migrations.AlterField(
-            model_name='action',
-            name='task_id',
+            model_name="action",
+            name="task_id",
             field=models.CharField(blank=True, max_length=200),
         ),
         migrations.AddIndex(
-            model_name='action',
-            index=models.Index(fields=['agent', 'task_id'], name='action_agent_task'),
+            model_name="action",
+            index=models.Index(fields=["agent", "task_id"], name="action_agent_task"),
         ),
         migrations.AddIndex(
-            model_name='action',
-            index=models.Index(condition=models.Q(('route_pattern', 'pre_action')), fields=['reviewer_group', 'created_at'], name='action_group_recent'),
+            model_name="action",
+            index=models.Index(
+                condition=models.Q(("route_pattern", "pre_action")),
+                fields=["reviewer_group", "created_at"],
+                name="action_group_recent",
+            ),
         ),
     ]

@@ -24,59 +24,63 @@ def uninstall(apps, schema_editor):
 
 
 class Migration(migrations.Migration):
-
     dependencies = [
-        ('hitl', '0006_action_indexes_read_by_queries'),
+        ("hitl", "0006_action_indexes_read_by_queries"),
         migrations.swappable_dependency(settings.AUTH_USER_MODEL),
     ]
 
     operations = [
         migrations.CreateModel(
-            name='AuditAnchor',
+            name="AuditAnchor",
             fields=[
-                ('id', models.BigAutoField(primary_key=True, serialize=False)),
-                ('created_at', models.DateTimeField(default=django.utils.timezone.now)),
-                ('last_event_id', models.BigIntegerField(unique=True)),
-                ('event_count', models.PositiveBigIntegerField()),
-                ('digest', models.CharField(max_length=64)),
-                ('signature', models.CharField(max_length=64)),
-                ('pruned_at', models.DateTimeField(blank=True, help_text='When retention removed its events.', null=True)),
+                ("id", models.BigAutoField(primary_key=True, serialize=False)),
+                ("created_at", models.DateTimeField(default=django.utils.timezone.now)),
+                ("last_event_id", models.BigIntegerField(unique=True)),
+                ("event_count", models.PositiveBigIntegerField()),
+                ("digest", models.CharField(max_length=64)),
+                ("signature", models.CharField(max_length=64)),
+                (
+                    "pruned_at",
+                    models.DateTimeField(blank=True, help_text="When retention removed its events.", null=True),
+                ),
             ],
             options={
-                'ordering': ['id'],
+                "ordering": ["id"],
             },
         ),
         migrations.AlterModelOptions(
-            name='auditevent',
-            options={'ordering': ['id'], 'permissions': [('export_auditevent', 'Can export the audit trail')]},
+            name="auditevent",
+            options={"ordering": ["id"], "permissions": [("export_auditevent", "Can export the audit trail")]},
         ),
         migrations.RemoveIndex(
-            model_name='auditevent',
-            name='audit_action_id',
+            model_name="auditevent",
+            name="audit_action_id",
         ),
         migrations.AddField(
-            model_name='auditevent',
-            name='hash',
+            model_name="auditevent",
+            name="hash",
             field=models.CharField(blank=True, editable=False, max_length=64),
         ),
         migrations.AddField(
-            model_name='auditevent',
-            name='prev_hash',
+            model_name="auditevent",
+            name="prev_hash",
             field=models.CharField(blank=True, editable=False, max_length=64),
         ),
         migrations.AddField(
-            model_name='auditevent',
-            name='seq',
-            field=models.BigIntegerField(blank=True, editable=False, help_text='Position in its chain, from 1.', null=True),
+            model_name="auditevent",
+            name="seq",
+            field=models.BigIntegerField(
+                blank=True, editable=False, help_text="Position in its chain, from 1.", null=True
+            ),
         ),
         migrations.AlterField(
-            model_name='auditevent',
-            name='event_type',
+            model_name="auditevent",
+            name="event_type",
             field=models.CharField(max_length=32),
         ),
         migrations.AddConstraint(
-            model_name='auditevent',
-            constraint=models.UniqueConstraint(fields=('action', 'seq'), name='audit_chain_seq'),
+            model_name="auditevent",
+            constraint=models.UniqueConstraint(fields=("action", "seq"), name="audit_chain_seq"),
         ),
         migrations.RunPython(install, uninstall),
     ]
