@@ -9,35 +9,63 @@ def insert_together(*objs) -> None:
 
     One statement of data-modifying CTEs is atomic by itself and needs no BEGIN and COMMIT round
     trips, which on the submit path cost more than the inserts. The SQL of each INSERT comes from
-    Django's own compiler; the database's generated primary keys are set on the instances. No
-    save() signals are sent: call it only for models that have no receivers.
+    Django's own compiler, once per combination of models: after that only the values are
+    prepared, as the compiler prepares them. The database's generated primary keys are set on the
+    instances. No save() signals are sent: call it only for models that have no receivers.
     """
     if connection.vendor != "postgresql":
         with transaction.atomic():
             for obj in objs:
                 obj.save(force_insert=True)
         return
+    shape = tuple((type(obj), obj.pk is None) for obj in objs)
+    columns = [_insert_fields(obj) for obj in objs]
+    values = [[field.pre_save(obj, True) for field in fields] for obj, fields in zip(objs, columns, strict=True)]
+    statement = _statements.get(shape)
+    if statement is None or any(hasattr(value, "resolve_expression") for row in values for value in row):
+        statement, params = _compile_together(objs, columns)
+        if not any(hasattr(field, "get_placeholder") for fields in columns for field in fields):
+            _statements[shape] = statement
+    else:
+        db = connections[DEFAULT_DB_ALIAS]
+        params = [
+            field.get_db_prep_save(value, db)
+            for fields, row in zip(columns, values, strict=True)
+            for field, value in zip(fields, row, strict=True)
+        ]
+    with connection.cursor() as cursor:
+        cursor.execute(statement, params)
+        rows = dict(cursor.fetchall())
+    for n, obj in enumerate(obj for obj, (_, generated) in zip(objs, shape, strict=True) if generated):
+        obj.pk = rows[n]
+    for obj in objs:
+        obj._state.adding, obj._state.db = False, connection.alias
+
+
+_statements: dict = {}  # the models (and which get their key back) → insert_together's statement
+
+
+def _insert_fields(obj) -> list:
+    meta = obj._meta
+    return [f for f in meta.local_concrete_fields if obj.pk is not None or f is not meta.auto_field]
+
+
+def _compile_together(objs, columns) -> tuple[str, list]:
+    """The WITH statement inserting `objs` (with `columns` each), and its parameters, from Django's
+    compiler; it selects the generated keys in order (or 1 when there are none)."""
     parts, params, generated = [], [], []
-    for i, obj in enumerate(objs):
-        meta = obj._meta
-        fields = [f for f in meta.local_concrete_fields if obj.pk is not None or f is not meta.auto_field]
+    for i, (obj, fields) in enumerate(zip(objs, columns, strict=True)):
         query = sql.InsertQuery(type(obj))
         query.insert_values(fields, [obj])
         compiler = query.get_compiler(connection=connection)
         if obj.pk is None:
-            compiler.returning_fields = [meta.pk]
-            generated.append((f"i{i}", obj))
+            compiler.returning_fields = [obj._meta.pk]
+            generated.append(f"i{i}")
         [(statement, statement_params)] = compiler.as_sql()
         parts.append(f"i{i} AS ({statement})")
         params.extend(statement_params)
-    pk_select = " UNION ALL ".join(f"SELECT {n}, {name}.* FROM {name}" for n, (name, _) in enumerate(generated))
-    with connection.cursor() as cursor:
-        cursor.execute(f"WITH {', '.join(parts)} {pk_select or 'SELECT 1'}", params)
-        rows = dict(cursor.fetchall()) if generated else {}
-    for n, (_, obj) in enumerate(generated):
-        obj.pk = rows[n]
-    for obj in objs:
-        obj._state.adding, obj._state.db = False, connection.alias
+    pk_select = " UNION ALL ".join(f"SELECT {n}, {name}.* FROM {name}" for n, name in enumerate(generated))
+    return f"WITH {', '.join(parts)} {pk_select or 'SELECT 0, 1'}", params
 
 
 def update_rows(objs: list, fields: list[str]) -> None:
