@@ -30,6 +30,7 @@ from . import notify
 from .capacity import overflow_new_items
 from .notify_models import Event
 from .transitions import transitions_apply
+from .transitions_orm import transitions_apply_orm
 
 BATCH_SIZE = 1000
 COUNTED = {kind: kind for kind in ("announced", "warned", "escalated", "expired")} | {
@@ -67,7 +68,8 @@ def escalation_sweep(*, now: datetime | None = None, batch_size: int = BATCH_SIZ
     (default HITL_SLA_SWEEP_WORKERS), each on its own connection: FOR UPDATE SKIP LOCKED keeps
     their batches apart, and PostgreSQL does most of the work, so they overlap well.
     """
-    workers = workers or settings.HITL_SLA_SWEEP_WORKERS
+    # Helpers need SKIP LOCKED to keep their batches apart: PostgreSQL only.
+    workers = (workers or settings.HITL_SLA_SWEEP_WORKERS) if connection.vendor == "postgresql" else 1
     result = SweepResult()
     first = _sweep_batch(now=now, batch_size=batch_size, result=result)
     helpers = [_Helper(now=now, batch_size=batch_size) for _ in range(workers - 1 if first == batch_size else 0)]
@@ -125,15 +127,18 @@ def _sweep_batch(*, now, batch_size: int, result: SweepResult) -> int:
         new = [pk for pk, status, stage in due if status == Status.PENDING and stage == 0]
         if new:
             _overflow(new, at)
-        moved = transitions_apply(
-            ids=[pk for pk, _, _ in due], now=at, stamp=timezone.now(), request_id=request_id.get()
-        )
+        moved = _transitions()(ids=[pk for pk, _, _ in due], now=at, stamp=timezone.now(), request_id=request_id.get())
         _count(moved, result)
         notify.notifications_create(items=[(m, NOTIFIED[m.kind]) for m in moved if m.kind in NOTIFIED])
         # Long polls wait for an action to leave pending: only an expiry wakes them, not an escalation.
         actions_changed_on_commit([m.pk for m in moved if m.kind == "expired"])
         broadcast_actions_on_commit([m.pk for m in moved])
     return len(due)
+
+
+def _transitions():
+    """One statement on PostgreSQL; row by row through the ORM elsewhere (the embedded SQLite)."""
+    return transitions_apply if connection.vendor == "postgresql" else transitions_apply_orm
 
 
 def _overflow(ids: list, now: datetime) -> None:

@@ -12,6 +12,7 @@ from django.utils import timezone
 
 from escalation import services
 from escalation.services import escalation_sweep
+from escalation.transitions_orm import transitions_apply_orm
 from hitl.models import Action, AuditEvent
 from hitl.services import action_submit, agent_create
 from reviews.claims import claim_take
@@ -39,6 +40,15 @@ def desk(db):
     return tina, submit
 
 
+@pytest.fixture(params=["sql", "orm"])
+def either_way(request, monkeypatch):
+    """Each of the two implementations of the transitions: PostgreSQL's one statement, and the
+    ORM's, which SQLite (`make run`) uses. Both must leave the same rows and events."""
+    if request.param == "orm":
+        monkeypatch.setattr(services, "_transitions", lambda: transitions_apply_orm)
+    return request.param
+
+
 def events(action, *types):
     rows = AuditEvent.objects.filter(action=action).order_by("id")
     return list((rows.filter(event_type__in=types) if types else rows).values_list("event_type", flat=True))
@@ -49,7 +59,7 @@ def sweep_at(moment, **kwargs):
         return escalation_sweep(**kwargs)
 
 
-def test_an_undecided_action_warns_escalates_through_every_tier_and_expires(desk):
+def test_an_undecided_action_warns_escalates_through_every_tier_and_expires(desk, either_way):
     _, submit = desk
     with time_machine.travel(T0, tick=False):
         action = submit()
@@ -85,10 +95,24 @@ def test_an_undecided_action_warns_escalates_through_every_tier_and_expires(desk
     ] * 3 + ["expired"]
     escalations = AuditEvent.objects.filter(action=action, event_type="escalated").order_by("id")
     assert [(e.before["tier"], e.after["tier"]) for e in escalations] == [("tier1", "tier2"), ("tier2", "tier3")]
+    assert (escalations[0].before, escalations[0].after, escalations[0].data) == (
+        {"tier": "tier1", "group": "team", "due_at": (T0 + timedelta(hours=4)).isoformat()},
+        {"tier": "tier2", "group": "lead", "due_at": t1.isoformat()},
+        {"late_seconds": 3.0},
+    )
+    warnings = AuditEvent.objects.filter(action=action, event_type="warned").order_by("id")
+    assert [e.data["percent_of_sla"] for e in warnings] == [50, 75, 90] * 3
+    expired = AuditEvent.objects.get(action=action, event_type="expired")
+    assert (expired.decision, expired.time_to_decision_seconds, expired.actor_type) == (
+        "expired",
+        (t2 - T0).total_seconds(),
+        "system",
+    )
+    assert expired.before == {"tier": "tier3", "group": "executive", "due_at": t2.isoformat()}
     assert sweep_at(t2 + timedelta(hours=1)).expired == 0  # nothing more is ever due
 
 
-def test_a_late_sweep_sends_only_the_latest_due_warning(desk):
+def test_a_late_sweep_sends_only_the_latest_due_warning(desk, either_way):
     _, submit = desk
     with time_machine.travel(T0, tick=False):
         action = submit(compliance_risk=True)  # tier3: 15 minutes, then expire
@@ -238,7 +262,7 @@ def test_a_batch_costs_the_same_queries_however_many_rows_it_holds(desk):
     assert len(statements(queries)) == 3 * PER_BATCH + PER_SWEEP
 
 
-def test_lapsed_claims_are_released_and_review_windows_close(desk):
+def test_lapsed_claims_are_released_and_review_windows_close(desk, either_way):
     tina, submit = desk
     (held,) = overdue(submit, 1)
     Action.objects.filter(pk=held.pk).update(due_at=timezone.now() + timedelta(hours=1), sla_next_at=None)
