@@ -31,6 +31,7 @@ from django.db.models import F, QuerySet, TextField
 from django.db.models.functions import Cast
 from django.http import StreamingHttpResponse
 
+from .audit import audit_record
 from .models import ActionType, Agent, AuditEvent
 
 EXPORT_PERMISSION = "hitl.export_auditevent"
@@ -255,9 +256,12 @@ def _csv_header() -> bytes:
     return buffer.getvalue().encode()
 
 
-def export_chunks(filters: AuditFilters, *, chunk_rows: int | None = None) -> Iterator[bytes]:
-    """The export's body, a chunk of `chunk_rows` (CHUNK_ROWS) events at a time. A synchronous
-    generator: pull it from one thread, and close it on that thread if it is left unfinished."""
+def export_chunks(
+    filters: AuditFilters, *, chunk_rows: int | None = None, before_id: int | None = None
+) -> Iterator[bytes]:
+    """The export's body, a chunk of `chunk_rows` (CHUNK_ROWS) events at a time, those with ids
+    below `before_id` when given. A synchronous generator: pull it from one thread, and close it
+    on that thread if it is left unfinished."""
     chunk_rows = chunk_rows or CHUNK_ROWS
     render: Callable[[list[tuple]], bytes] = _csv if filters.format == "csv" else _jsonl
     if filters.format == "csv":
@@ -267,7 +271,10 @@ def export_chunks(filters: AuditFilters, *, chunk_rows: int | None = None) -> It
     # SQLite streams as it is (and an IMMEDIATE transaction would block every writer meanwhile).
     reading = transaction.atomic() if connection.vendor == "postgresql" else nullcontext()
     with reading:
-        rows = _export_rows(audit_events(filters)).iterator(chunk_size=chunk_rows)
+        events = audit_events(filters)
+        if before_id is not None:
+            events = events.filter(id__lt=before_id)
+        rows = _export_rows(events).iterator(chunk_size=chunk_rows)
         try:
             while batch := list(islice(rows, chunk_rows)):
                 yield render(batch)
@@ -295,9 +302,23 @@ def export_filename(filters: AuditFilters) -> str:
     return f"audit-events_{moment(filters.start, 'start')}_{moment(filters.end, 'now')}.{filters.format}"
 
 
-def export_response(filters: AuditFilters) -> StreamingHttpResponse:
-    """The events the filters select, streamed as JSON lines or CSV."""
-    response = StreamingHttpResponse(pull_async(export_chunks(filters)), content_type=FORMATS[filters.format])
+def export_response(filters: AuditFilters, *, by) -> StreamingHttpResponse:
+    """The events the filters select, streamed as JSON lines or CSV; the export itself is audited
+    (who, and with which filters) before the first row goes, and holds the events written before it."""
+    exported = audit_record(
+        event_type=AuditEvent.Type.AUDIT_EXPORTED,
+        actor=by,
+        data={
+            "from": _iso(filters.start) if filters.start else None,
+            "to": _iso(filters.end) if filters.end else None,
+            "action_type": filters.action_type or None,
+            "agent": filters.agent.name if filters.agent else None,
+            "reviewer": filters.reviewer.get_username() if filters.reviewer else None,
+            "format": filters.format,
+        },
+    )
+    chunks = export_chunks(filters, before_id=exported.pk)
+    response = StreamingHttpResponse(pull_async(chunks), content_type=FORMATS[filters.format])
     response["Content-Disposition"] = f'attachment; filename="{export_filename(filters)}"'
     response["Cache-Control"] = "no-store"
     return response

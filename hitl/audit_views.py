@@ -61,4 +61,4 @@ def audit_download(request):
     form = AuditFilterForm(request.GET)
     if not form.is_valid():
         return audit_page(request)
-    return export_response(form.filters())
+    return export_response(form.filters(), by=request.user)

@@ -259,6 +259,7 @@ class AuditEvent(models.Model):
         NOTIFICATION_FAILED = "notification_failed"
         AUDIT_PRUNED = "audit_pruned"  # retention removed whole anchored segments (hitl.audit_anchor)
         AUDIT_BROKEN = "audit_broken"  # the daily verify_audit found tampering
+        AUDIT_EXPORTED = "audit_exported"  # an auditor downloaded events (the filters in data)
 
     class Actor(models.TextChoices):
         AGENT = "agent"

@@ -76,4 +76,4 @@ class AuditEventsView(APIView):
         if not form.is_valid() or unknown:
             fields = {**{name: list(errors) for name, errors in form.errors.items()}, **unknown}
             raise Invalid(f"The export's parameters did not validate: {', '.join(fields)}.", fields=fields)
-        return export_response(form.filters())
+        return export_response(form.filters(), by=request.user)

@@ -442,6 +442,10 @@ def agents_flow(s: Scene) -> dict:
     with s.trail.step("deactivate agent in admin"):
         response = admin.post(f"/admin/hitl/agent/{crm.pk}/change/", change_form)
     assert response.status_code == 302, response.content.decode()[:2000]
+    with s.trail.step("export the audit trail"):
+        response = admin.get("/api/v1/audit/events", {"agent": "crm-bot", "format": "csv"})
+        assert response.status_code == 200
+        b"".join(response.streaming_content) if not response.is_async else None
     return {"billing": billing, "crm": crm}
 
 
@@ -769,6 +773,11 @@ def test_an_agent_added_in_admin_is_audited(scene):
     assert (changed.before, changed.after) == ({"is_active": True}, {"is_active": False})
     crm.refresh_from_db()
     assert not crm.is_active
+    exported = t.one("export the audit trail", Type.AUDIT_EXPORTED)  # who took what, before the first row
+    assert (exported.actor_type, exported.actor_label) == ("reviewer", "root")
+    assert exported.data == {
+        "from": None, "to": None, "action_type": None, "agent": "crm-bot", "reviewer": None, "format": "csv"
+    }  # fmt: skip
 
 
 FLOWS = [

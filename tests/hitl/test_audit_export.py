@@ -107,7 +107,11 @@ def test_auditor_exports_every_event_as_json_lines_in_id_order(trail, auditor):
     assert response["Content-Type"] == "application/x-ndjson"
     assert response["Content-Disposition"] == 'attachment; filename="audit-events_start_now.jsonl"'
     events = jsonl(chunks)
-    assert [e["id"] for e in events] == ids(AuditEvent.objects.all())
+    # Every event written before the export; the export's own record comes after them.
+    (exported,) = AuditEvent.objects.filter(event_type="audit_exported")
+    assert [e["id"] for e in events] == ids(AuditEvent.objects.filter(id__lt=exported.pk))
+    assert [e["id"] for e in events] == ids(AuditEvent.objects.exclude(pk=exported.pk))
+    assert (exported.actor_label, exported.data["format"]) == (auditor.get_username(), "jsonl")
     assert all(list(e) == list(COLUMNS) for e in events)
 
     modified = next(e for e in events if e["event_type"] == "decided" and e["decision"] == "modified")
@@ -158,11 +162,13 @@ def test_filters_select_exactly_the_matching_events(trail, auditor, query, expec
 
 
 def test_csv_has_a_header_and_the_same_rows(trail, auditor):
-    _, json_chunks = stream(f"{API}?from=2026-01-15", user=auditor)
-    response, chunks = stream(f"{API}?from=2026-01-15&format=csv", user=auditor)
+    _, json_chunks = stream(f"{API}?from=2026-01-15&to=2026-06-01", user=auditor)  # not the exports' records
+    response, chunks = stream(f"{API}?from=2026-01-15&to=2026-06-01&format=csv", user=auditor)
     assert response.status_code == 200
     assert response["Content-Type"] == "text/csv; charset=utf-8"
-    assert response["Content-Disposition"] == 'attachment; filename="audit-events_20260115T000000Z_now.csv"'
+    assert response["Content-Disposition"] == (
+        'attachment; filename="audit-events_20260115T000000Z_20260601T000000Z.csv"'
+    )
     reader = csv.DictReader(io.StringIO(b"".join(chunks).decode(), newline=""))
     assert tuple(reader.fieldnames) == COLUMNS
     rows, events = list(reader), jsonl(json_chunks)
@@ -194,8 +200,8 @@ def test_the_export_is_streamed_from_an_async_iterator(trail, auditor):
 
 def test_the_export_reads_the_events_a_chunk_at_a_time(trail, auditor, monkeypatch):
     monkeypatch.setattr("hitl.audit_export.CHUNK_ROWS", 2)
+    count = AuditEvent.objects.count()  # the export's own record comes after these
     response, chunks = stream(API, user=auditor)
-    count = AuditEvent.objects.count()
     assert len(chunks) == (count + 1) // 2  # one body chunk per fetch of two rows
     assert len(jsonl(chunks)) == count
 
