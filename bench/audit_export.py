@@ -28,7 +28,6 @@ import os
 import random
 import secrets
 import statistics
-import subprocess
 import sys
 import time
 import tracemalloc
@@ -40,11 +39,11 @@ import psycopg
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
+from bench.databases import database_url, django_setup, fresh_database  # noqa: E402
 from hitl import demo  # noqa: E402
 
-ADMIN_URL = os.environ.get("BENCH_ADMIN_DATABASE_URL", "postgresql://postgres@127.0.0.1:5432/postgres")
 DB_NAME = "hitl_bench_export"
-DB_URL = f"postgres://postgres@127.0.0.1:5432/{DB_NAME}"
+DB_URL = database_url(DB_NAME)
 ACTIONS = 400
 START = datetime(2025, 1, 1, tzinfo=UTC)
 PATH = "/api/v1/audit/events"
@@ -101,20 +100,6 @@ ORDER BY g
 """
 
 
-def manage(env: dict, *args: str) -> None:
-    done = subprocess.run([sys.executable, "manage.py", *args], cwd=ROOT, env=env, capture_output=True, text=True)
-    if done.returncode:
-        sys.exit(f"manage.py {' '.join(args)} failed:\n{done.stderr}")
-
-
-def create_database(env: dict) -> None:
-    with psycopg.connect(ADMIN_URL, autocommit=True) as conn:
-        conn.execute(f'DROP DATABASE IF EXISTS "{DB_NAME}" WITH (FORCE)')
-        conn.execute(f'CREATE DATABASE "{DB_NAME}"')
-    for command in (["migrate", "--noinput"], ["seed_demo"]):
-        manage(env, *command)
-
-
 def build_events(count: int) -> None:
     """ACTIONS actions submitted through the service (with their own events), then events up to
     `count`, inserted in batches of 100,000 by SQL that the chain trigger sees row by row."""
@@ -161,13 +146,6 @@ def build_events(count: int) -> None:
             )
             print(f"  inserted events up to {high + 1:,}", flush=True)
         conn.execute("VACUUM (ANALYZE) hitl_auditevent")
-
-
-def django_setup(env: dict) -> None:
-    os.environ.update(env)
-    import django
-
-    django.setup()
 
 
 def session_cookie(username: str) -> bytes:
@@ -296,7 +274,7 @@ def main():
     }
     started = time.perf_counter()
     if not args.reuse:
-        create_database({**os.environ, **env})
+        fresh_database(DB_NAME, {**os.environ, **env})
     django_setup(env)
     if not args.reuse:
         build_events(args.count)
@@ -314,6 +292,7 @@ def main():
     for round_ in range(args.rounds):
         # Alternate the order, so that drift in a shared machine's load favours neither side.
         for name in runners if round_ % 2 == 0 else reversed(runners):
+            count = AuditEvent.objects.count()  # each export adds its own record, after the rows it holds
             run = measured(runners[name])
             assert run.rows == count, (name, run.rows, count)
             runs[name].append(run)

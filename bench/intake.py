@@ -26,6 +26,7 @@ import psycopg
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
+from bench.databases import database_url, fresh_database, manage  # noqa: E402
 from bench.loadgen import Request, run_load  # noqa: E402
 from hitl import demo  # noqa: E402
 
@@ -36,22 +37,12 @@ def free_port() -> int:
         return s.getsockname()[1]
 
 
-def prepare(env, admin_url: str, db_name: str) -> str:
-    """A fresh database, migrated and seeded; returns an agent token."""
-    with psycopg.connect(admin_url, autocommit=True) as conn:
-        conn.execute(f'DROP DATABASE IF EXISTS "{db_name}" WITH (FORCE)')
-        conn.execute(f'CREATE DATABASE "{db_name}"')
-
-    def run(*args):
-        return subprocess.run(
-            [sys.executable, "manage.py", *args], cwd=ROOT, env=env, check=True, capture_output=True, text=True
-        )
-
-    run("migrate", "--noinput")
-    run("seed_demo")
-    with psycopg.connect(env["DATABASE_URL"], autocommit=True) as conn:
+def prepare(env, db_name: str) -> str:
+    """A fresh database, migrated and seeded, with the bare view's table; returns an agent token."""
+    fresh_database(db_name, env)
+    with psycopg.connect(database_url(db_name), autocommit=True) as conn:
         conn.execute("CREATE TABLE bench_bare (id bigserial PRIMARY KEY, body jsonb NOT NULL)")
-    return run("create_agent", "bench-bot").stdout.strip().splitlines()[-1]
+    return manage({**env, "DATABASE_URL": database_url(db_name)}, "create_agent", "bench-bot").strip().splitlines()[-1]
 
 
 def drive(port: int, path: str, bodies: list[bytes], token: str, concurrency: int, keyed: bool) -> float:
@@ -81,17 +72,16 @@ def main():
     parser.add_argument("--workers", type=int, default=int(os.environ.get("WEB_CONCURRENCY", 2)))
     args = parser.parse_args()
 
-    admin_url = os.environ.get("BENCH_ADMIN_DATABASE_URL", "postgresql://postgres@127.0.0.1:5432/postgres")
     db_name = "hitl_bench"
     env = {
         **os.environ,
         "DJANGO_SETTINGS_MODULE": "bench.settings",
         "SECRET_KEY": secrets.token_urlsafe(50),
-        "DATABASE_URL": f"postgres://postgres@127.0.0.1:5432/{db_name}",
+        "DATABASE_URL": database_url(db_name),
         "REDIS_URL": os.environ.get("REDIS_URL", "redis://127.0.0.1:6379/0"),
         "PYTHONPATH": str(ROOT),
     }
-    token = prepare(env, admin_url, db_name)
+    token = prepare(env, db_name)
     port = free_port()
     server = subprocess.Popen(
         [

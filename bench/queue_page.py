@@ -28,7 +28,6 @@ import re  # noqa: E402
 import secrets  # noqa: E402
 import shutil  # noqa: E402
 import statistics  # noqa: E402
-import subprocess  # noqa: E402
 import tempfile  # noqa: E402
 import time  # noqa: E402
 import uuid  # noqa: E402
@@ -36,9 +35,9 @@ from datetime import UTC, datetime, timedelta  # noqa: E402
 
 import psycopg  # noqa: E402
 
+from bench.databases import database_url, fresh_database, manage  # noqa: E402
 from hitl import demo  # noqa: E402
 
-ADMIN_URL = os.environ.get("BENCH_ADMIN_DATABASE_URL", "postgresql://postgres@127.0.0.1:5432/postgres")
 DATABASES = {"small": ("hitl_bench_queue_small", 100), "large": ("hitl_bench_queue", 100_000)}
 REVIEWER = "tina"  # demo reviewer in the `team` tier group: sees tier1 actions routed to `team`
 SLA = {"tier1": timedelta(hours=4), "tier2": timedelta(hours=1), "tier3": timedelta(minutes=15)}
@@ -63,12 +62,9 @@ ACTION_COLUMNS = (
     "id agent_id action_type_id payload summary reasoning context confidence irreversible blast_radius "
     "compliance_risk entity task_id callback_url status route_pattern route_tier reviewer_group route_threshold "
     "route_reasons policy_version due_at approvals_required version decision decided_by_id decision_comment "
-    "decided_at final_payload outcome outcome_detail outcome_at created_at updated_at"
+    "decided_at final_payload outcome outcome_detail outcome_at created_at updated_at "
+    "escalation_path escalation_step sla_stage sla_next_at"
 ).split()
-
-
-def database_url(name: str) -> str:
-    return f"postgres://postgres@127.0.0.1:5432/{name}"
 
 
 # --- data -----------------------------------------------------------------------------------
@@ -125,6 +121,10 @@ class Rows:
             None,
             created,
             decided_at or created,
+            "[]",  # no escalation path: the queue page does not read it, and no sweep runs here
+            0,
+            1,
+            None,
         )
 
     def pending(self, rng, count):
@@ -200,20 +200,9 @@ class Rows:
         return rows, open_post[:60]  # 60 open windows already have a verdict
 
 
-def manage(env: dict, db_name: str, *args: str) -> None:
-    env = {**env, "DATABASE_URL": database_url(db_name)}
-    done = subprocess.run([sys.executable, "manage.py", *args], cwd=ROOT, env=env, capture_output=True, text=True)
-    if done.returncode:
-        sys.exit(f"manage.py {' '.join(args)} failed:\n{done.stderr}")
-
-
 def prepare(name: str, pending: int, now: datetime, env: dict) -> None:
     """Drop and create `name`, migrate it, seed the demo reviewers and types, bulk-load the actions."""
-    with psycopg.connect(ADMIN_URL, autocommit=True) as conn:
-        conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
-        conn.execute(f'CREATE DATABASE "{name}"')
-    for command in (["migrate", "--noinput"], ["seed_demo"]):
-        manage(env, name, *command)
+    fresh_database(name, env)
     with psycopg.connect(database_url(name)) as conn:
         for agent in ("billing-bot", "ops-bot", "support-bot", "trader-bot"):
             conn.execute(
@@ -302,7 +291,7 @@ def main():
     for name, pending in DATABASES.values():
         started = time.perf_counter()
         if args.reuse:
-            manage(env, name, "migrate", "--noinput")
+            manage({**env, "DATABASE_URL": database_url(name)}, "migrate", "--noinput")
         else:
             prepare(name, pending, now, env)
         with psycopg.connect(database_url(name)) as conn:
@@ -315,7 +304,9 @@ def main():
             flush=True,
         )
     try:
-        manage(env, DATABASES["large"][0], "collectstatic", "--noinput")  # the manifest {% static %} reads
+        manage(
+            {**env, "DATABASE_URL": database_url(DATABASES["large"][0])}, "collectstatic", "--noinput"
+        )  # the manifest {% static %} reads
         measure(args, static_root)
     finally:
         shutil.rmtree(static_root, ignore_errors=True)

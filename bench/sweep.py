@@ -25,7 +25,6 @@ import os
 import random
 import secrets
 import statistics
-import subprocess
 import sys
 import threading
 import time
@@ -38,12 +37,12 @@ import psycopg
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
+from bench.databases import database_url, django_setup, fresh_database  # noqa: E402
 from escalation.transitions import iso_utc  # noqa: E402
 from hitl import demo  # noqa: E402
 
-ADMIN_URL = os.environ.get("BENCH_ADMIN_DATABASE_URL", "postgresql://postgres@127.0.0.1:5432/postgres")
 DB_NAME = "hitl_bench_sweep"
-DB_URL = f"postgres://postgres@127.0.0.1:5432/{DB_NAME}"
+DB_URL = database_url(DB_NAME)
 SNAPSHOT = "bench_sweep_start"
 EPOCH = datetime(2030, 1, 1, tzinfo=UTC)  # the snapshot's due moment; each restore shifts it to the near future
 SHIFTED = ("due_at", "sla_next_at", "created_at", "updated_at")
@@ -93,20 +92,6 @@ FROM moved m JOIN hitl_actiontype t ON t.id = m.action_type_id
 
 
 # --- data -----------------------------------------------------------------------------------
-
-
-def manage(env: dict, *args: str) -> None:
-    done = subprocess.run([sys.executable, "manage.py", *args], cwd=ROOT, env=env, capture_output=True, text=True)
-    if done.returncode:
-        sys.exit(f"manage.py {' '.join(args)} failed:\n{done.stderr}")
-
-
-def create_database(env: dict) -> None:
-    with psycopg.connect(ADMIN_URL, autocommit=True) as conn:
-        conn.execute(f'DROP DATABASE IF EXISTS "{DB_NAME}" WITH (FORCE)')
-        conn.execute(f'CREATE DATABASE "{DB_NAME}"')
-    for command in (["migrate", "--noinput"], ["seed_demo"]):
-        manage(env, *command)
 
 
 def build_snapshot(count: int) -> None:
@@ -244,13 +229,6 @@ class Snapshot:
 # --- measurement ------------------------------------------------------------------------------
 
 
-def django_setup(env: dict) -> None:
-    os.environ.update(env)
-    import django
-
-    django.setup()
-
-
 def wait_until(moment: datetime) -> None:
     delay = (moment - datetime.now(UTC)).total_seconds()
     if delay > 0:
@@ -361,7 +339,7 @@ def main():
     }
     started = time.perf_counter()
     if not args.reuse:
-        create_database({**os.environ, **env})
+        fresh_database(DB_NAME, {**os.environ, **env})
     django_setup(env)
     from django.conf import settings
 
