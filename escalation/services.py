@@ -10,7 +10,7 @@ run redoes it.
 """
 
 import threading
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, fields
 from datetime import datetime
 
 from django.conf import settings
@@ -56,9 +56,8 @@ class SweepResult:
     lateness: list = field(default_factory=list)  # seconds after due_at each escalation or expiry fired
 
     def add(self, other: "SweepResult") -> None:
-        for name in ("announced", "warned", "escalated", "expired", "windows_closed", "claims_released", "batches"):
-            setattr(self, name, getattr(self, name) + getattr(other, name))
-        self.lateness.extend(other.lateness)
+        for counter in fields(self):  # the counts add up, the lateness lists join
+            setattr(self, counter.name, getattr(self, counter.name) + getattr(other, counter.name))
 
 
 def escalation_sweep(*, now: datetime | None = None, batch_size: int = BATCH_SIZE, workers: int | None = None):

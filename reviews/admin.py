@@ -1,6 +1,6 @@
 from django.contrib import admin
 
-from hitl.admin import PolicyAdmin
+from hitl.admin import PolicyAdmin, ReadOnlyAdmin
 
 from .models import RejectReason, ReviewerGroup, Verdict
 
@@ -20,18 +20,9 @@ class RejectReasonAdmin(PolicyAdmin):
 
 
 @admin.register(Verdict)
-class VerdictAdmin(admin.ModelAdmin):
+class VerdictAdmin(ReadOnlyAdmin):
     """Read-only: verdicts are written by the decision service, with their audit events."""
 
     list_display = ["created_at", "action", "reviewer", "kind", "reason", "time_to_decision"]
     list_filter = ["kind"]
     list_select_related = ["action", "reviewer", "reason"]
-
-    def has_add_permission(self, request):
-        return False
-
-    def has_change_permission(self, request, obj=None):
-        return False
-
-    def has_delete_permission(self, request, obj=None):
-        return False
