@@ -1,7 +1,12 @@
 """Writing several rows in one round trip: new rows atomically, changed rows in one statement."""
 
+import itertools
+import re
+from typing import NamedTuple
+
 from django.db import DEFAULT_DB_ALIAS, connection, connections, transaction
 from django.db.models import sql
+from psycopg import RawCursor
 
 
 def insert_together(*objs) -> None:
@@ -10,8 +15,10 @@ def insert_together(*objs) -> None:
     One statement of data-modifying CTEs is atomic by itself and needs no BEGIN and COMMIT round
     trips, which on the submit path cost more than the inserts. The SQL of each INSERT comes from
     Django's own compiler, once per combination of models: after that only the values are
-    prepared, as the compiler prepares them. The database's generated primary keys are set on the
-    instances. No save() signals are sent: call it only for models that have no receivers.
+    prepared, as the compiler prepares them, and the statement goes out with PostgreSQL's own
+    placeholders (psycopg parses a statement of over 50 parameters again on every call). The
+    database's generated primary keys are set on the instances. No save() signals are sent: call
+    it only for models that have no receivers.
     """
     if connection.vendor != "postgresql":
         with transaction.atomic():
@@ -23,7 +30,8 @@ def insert_together(*objs) -> None:
     values = [[field.pre_save(obj, True) for field in fields] for obj, fields in zip(objs, columns, strict=True)]
     statement = _statements.get(shape)
     if statement is None or any(hasattr(value, "resolve_expression") for row in values for value in row):
-        statement, params = _compile_together(objs, columns)
+        text, params = _compile_together(objs, columns)
+        statement = _statement(text)
         if not any(hasattr(field, "get_placeholder") for fields in columns for field in fields):
             _statements[shape] = statement
     else:
@@ -33,8 +41,13 @@ def insert_together(*objs) -> None:
             for fields, row in zip(columns, values, strict=True)
             for field, value in zip(fields, row, strict=True)
         ]
-    with connection.cursor() as cursor:
-        cursor.execute(statement, params)
+    if connection.queries_logged:  # Django's query log (tests, DEBUG) renders only %s placeholders
+        cursor, text = connection.cursor(), statement.text
+    else:
+        connection.ensure_connection()
+        cursor, text = connection.make_cursor(RawCursor(connection.connection)), statement.numbered
+    with cursor:
+        cursor.execute(text, params)
         rows = dict(cursor.fetchall())
     for n, obj in enumerate(obj for obj, (_, generated) in zip(objs, shape, strict=True) if generated):
         obj.pk = rows[n]
@@ -43,6 +56,16 @@ def insert_together(*objs) -> None:
 
 
 _statements: dict = {}  # the models (and which get their key back) → insert_together's statement
+
+
+class _Statement(NamedTuple):
+    text: str  # with psycopg's %s placeholders
+    numbered: str  # with PostgreSQL's $1, $2…, which psycopg's RawCursor sends as they are
+
+
+def _statement(text: str) -> _Statement:
+    n = itertools.count(1)
+    return _Statement(text, re.sub(r"%s|%%", lambda m: f"${next(n)}" if m.group() == "%s" else "%", text))
 
 
 def _insert_fields(obj) -> list:
