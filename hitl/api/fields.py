@@ -1,5 +1,7 @@
 """Strict JSON fields: agents get an error for "0.9" where a number belongs, not a silent cast."""
 
+import copy
+
 from rest_framework import serializers
 
 
@@ -56,3 +58,15 @@ class NoUnknownFieldsMixin:
         if unknown:
             raise serializers.ValidationError(unknown)
         return value
+
+
+class CopiedFieldsMixin:
+    """Binds a shallow copy of each declared field, where DRF deep-copies them: its deepcopy runs
+    every field's __init__ again, validators and all, for each request. Declared fields are never
+    bound, so a shallow copy is as fresh; a nested serializer is still deep-copied."""
+
+    def get_fields(self):
+        return {
+            name: copy.deepcopy(field) if isinstance(field, serializers.BaseSerializer) else copy.copy(field)
+            for name, field in self._declared_fields.items()
+        }

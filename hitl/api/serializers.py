@@ -6,6 +6,7 @@ from ..payloads import payload_errors
 from ..selectors import action_type_by_key, action_type_keys
 from ..states import Decision, Outcome
 from .fields import (
+    CopiedFieldsMixin,
     JSONObjectField,
     NoUnknownFieldsMixin,
     StrictBooleanField,
@@ -15,12 +16,12 @@ from .fields import (
 )
 
 
-class EntityIn(NoUnknownFieldsMixin, serializers.Serializer):
+class EntityIn(NoUnknownFieldsMixin, CopiedFieldsMixin, serializers.Serializer):
     id = StrictCharField(max_length=200, required=False, allow_blank=True)
     tags = serializers.ListField(child=StrictCharField(max_length=64), max_length=50, required=False)
 
 
-class ActionSubmitIn(NoUnknownFieldsMixin, serializers.Serializer):
+class ActionSubmitIn(NoUnknownFieldsMixin, CopiedFieldsMixin, serializers.Serializer):
     action_type = StrictCharField(max_length=64)
     payload = JSONObjectField()
     summary = StrictCharField(max_length=500)
@@ -53,7 +54,7 @@ class ActionSubmitIn(NoUnknownFieldsMixin, serializers.Serializer):
         return attrs
 
 
-class ActionOutcomeIn(NoUnknownFieldsMixin, serializers.Serializer):
+class ActionOutcomeIn(NoUnknownFieldsMixin, CopiedFieldsMixin, serializers.Serializer):
     outcome = serializers.ChoiceField(choices=Outcome.choices)
     detail = JSONObjectField(required=False, default=dict)
 
