@@ -86,7 +86,7 @@ def database_config(url):
     else:
         # Under ASGI each request runs its sync code on a fresh thread, so per-thread persistent
         # connections would leak; a psycopg pool per process reuses them instead. Server-side
-        # binding lets PostgreSQL prepare the submit path's statements once per connection.
+        # binding sends values apart from the SQL, so psycopg does not quote each into the text.
         config["CONN_MAX_AGE"] = 0
         config["OPTIONS"] = {
             "pool": {"min_size": 1, "max_size": env.int("DB_POOL_MAX_SIZE", default=10), "timeout": 10},
