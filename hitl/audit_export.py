@@ -29,7 +29,7 @@ from django.core.exceptions import ValidationError
 from django.db import connection, transaction
 from django.db.models import F, QuerySet, TextField
 from django.db.models.functions import Cast
-from django.http import StreamingHttpResponse
+from django.http import HttpResponse, StreamingHttpResponse
 
 from .audit import audit_record
 from .models import ActionType, Agent, AuditEvent
@@ -318,7 +318,17 @@ def export_response(filters: AuditFilters, *, by) -> StreamingHttpResponse:
         },
     )
     chunks = export_chunks(filters, before_id=exported.pk)
-    response = StreamingHttpResponse(pull_async(chunks), content_type=FORMATS[filters.format])
+    return _as_download(StreamingHttpResponse(pull_async(chunks)), filters)
+
+
+def export_head(filters: AuditFilters) -> HttpResponse:
+    """The headers an export with these filters gets, for a HEAD request: no events are read and
+    no export is recorded."""
+    return _as_download(HttpResponse(), filters)
+
+
+def _as_download(response, filters: AuditFilters):
+    response["Content-Type"] = FORMATS[filters.format]
     response["Content-Disposition"] = f'attachment; filename="{export_filename(filters)}"'
     response["Cache-Control"] = "no-store"
     return response

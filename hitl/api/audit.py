@@ -7,7 +7,16 @@ from rest_framework.authentication import BasicAuthentication, SessionAuthentica
 from rest_framework.negotiation import BaseContentNegotiation
 from rest_framework.views import APIView
 
-from ..audit_export import DEFAULT_FORMAT, FORMATS, AuditFilterForm, can_export, export_response, unknown_parameters
+from ..audit_export import (
+    DEFAULT_FORMAT,
+    FORMATS,
+    AuditFilterForm,
+    AuditFilters,
+    can_export,
+    export_head,
+    export_response,
+    unknown_parameters,
+)
 from ..errors import Invalid
 from .auth import BearerTokenAuthentication
 from .serializers import ErrorOut
@@ -71,9 +80,17 @@ class AuditEventsView(APIView):
         },
     )
     def get(self, request):
-        form = AuditFilterForm(request.query_params)
-        unknown = unknown_parameters(request.query_params)
-        if not form.is_valid() or unknown:
-            fields = {**{name: list(errors) for name, errors in form.errors.items()}, **unknown}
-            raise Invalid(f"The export's parameters did not validate: {', '.join(fields)}.", fields=fields)
-        return export_response(form.filters(), by=request.user)
+        return export_response(_filters(request), by=request.user)
+
+    def head(self, request):
+        """A GET's status and headers, without reading the events or recording an export."""
+        return export_head(_filters(request))
+
+
+def _filters(request) -> AuditFilters:
+    form = AuditFilterForm(request.query_params)
+    unknown = unknown_parameters(request.query_params)
+    if not form.is_valid() or unknown:
+        fields = {**{name: list(errors) for name, errors in form.errors.items()}, **unknown}
+        raise Invalid(f"The export's parameters did not validate: {', '.join(fields)}.", fields=fields)
+    return form.filters()

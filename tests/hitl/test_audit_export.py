@@ -231,6 +231,20 @@ def test_basic_authentication_and_superusers(trail):
     assert Client().get(API, HTTP_AUTHORIZATION=wrong).status_code == 401
 
 
+def test_head_answers_with_the_headers_without_exporting(trail, auditor):
+    events = AuditEvent.objects.count()
+    client = Client()
+    client.force_login(auditor)
+    query = {"agent": "billing-bot", "format": "csv"}
+    head = client.head(API, query)
+    assert head.status_code == 200 and not head.streaming and head.content == b""
+    assert client.head(API, {"format": "xml"}).status_code == 400
+    assert AuditEvent.objects.count() == events  # no export was recorded, and none ran
+    get = client.get(API, query)
+    for header in ("Content-Type", "Content-Disposition", "Cache-Control"):
+        assert head[header] == get[header], header
+
+
 # --- who may not ----------------------------------------------------------------------------------
 
 
