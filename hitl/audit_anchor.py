@@ -3,7 +3,9 @@
 Every HITL_AUDIT_ANCHOR_SECONDS a beat task anchors the events written since the last anchor: the
 count and the digest (sha256) of their hashes in id order, signed with HMAC under HITL_AUDIT_KEY
 together with the previous anchor's signature. The key lives in the settings, not the database,
-so someone who can rewrite the table (and re-hash a chain after an edit) cannot sign anchors.
+so someone who can rewrite the table (and re-hash a chain after an edit) cannot sign anchors. To
+rotate it, move the old key to HITL_AUDIT_KEY_FALLBACKS: anchors it signed still verify, new ones
+are signed with the new key (as Django's SECRET_KEY_FALLBACKS do for sessions).
 
 An anchor must cover exactly the events that will ever have an id in its range: it first takes a
 SHARE lock on the table for an instant, which waits for every transaction that is inserting
@@ -26,13 +28,24 @@ from .models import AuditAnchor
 ANCHOR_LOCK = (audit_chain.LOCK_NAMESPACE, 1)  # one anchorer at a time (0 is the global chain's)
 
 
-def anchor_signature(*, previous: str, last_event_id: int, event_count: int, digest: str) -> str:
+def anchor_signature(*, previous: str, last_event_id: int, event_count: int, digest: str, key: str = "") -> str:
+    """The signature of an anchor's fields, under `key` (default HITL_AUDIT_KEY)."""
     message = f"{previous}|{last_event_id}|{event_count}|{digest}".encode()
-    return hmac.new(_key(), message, hashlib.sha256).hexdigest()
+    return hmac.new(_derived(key or settings.HITL_AUDIT_KEY), message, hashlib.sha256).hexdigest()
 
 
-def _key() -> bytes:
-    return hashlib.sha256(b"hitl.audit_anchor:" + settings.HITL_AUDIT_KEY.encode()).digest()
+def anchor_signed(anchor: AuditAnchor, *, previous: str) -> bool:
+    """Whether `anchor` (following the anchor signed `previous`) was signed with HITL_AUDIT_KEY or
+    with one of HITL_AUDIT_KEY_FALLBACKS, the keys it replaced."""
+    fields = {"last_event_id": anchor.last_event_id, "event_count": anchor.event_count, "digest": anchor.digest}
+    return any(
+        hmac.compare_digest(anchor_signature(previous=previous, key=key, **fields), anchor.signature)
+        for key in [settings.HITL_AUDIT_KEY, *settings.HITL_AUDIT_KEY_FALLBACKS]
+    )
+
+
+def _derived(key: str) -> bytes:
+    return hashlib.sha256(b"hitl.audit_anchor:" + key.encode()).digest()
 
 
 def segment_digest(after_id: int, through_id: int) -> tuple[int, str, int | None]:

@@ -5,7 +5,8 @@
 - Within a chain, seq runs 1, 2, 3…: a gap means events are **missing** (deleted).
 - Each event's prev_hash is its predecessor's hash: a broken link means an event was **inserted**,
   or its predecessor edited and re-hashed.
-- Each anchor's signature (which covers the one before it) is checked with HITL_AUDIT_KEY, and
+- Each anchor's signature (which covers the one before it) is checked with HITL_AUDIT_KEY (or a
+  key it replaced, in HITL_AUDIT_KEY_FALLBACKS), and
   the count and digest of the events in its range are recomputed: this catches what a chain
   cannot, such as a whole chain re-hashed after an edit, or the last event of a chain deleted.
 
@@ -23,7 +24,7 @@ from django.db import connection, transaction
 
 from . import audit_chain
 from .audit import Type, audit_record
-from .audit_anchor import anchor_signature, segment_digest
+from .audit_anchor import anchor_signed, segment_digest
 from .models import AuditAnchor
 
 EDITED, MISSING, INSERTED, ANCHOR = "edited", "missing", "inserted", "anchor"
@@ -124,11 +125,15 @@ def _verify_anchors(report: Report) -> int:
     signature, after, pruned_through = "", 0, 0
     for anchor in AuditAnchor.objects.order_by("id").iterator():
         report.anchors += 1
-        expected = anchor_signature(
-            previous=signature, last_event_id=anchor.last_event_id, event_count=anchor.event_count, digest=anchor.digest
-        )
-        if not hmac.compare_digest(expected, anchor.signature):
-            report.add(Problem(after + 1, ANCHOR, f"anchor {anchor.pk}'s signature is not valid (forged or re-signed)"))
+        if not anchor_signed(anchor, previous=signature):
+            report.add(
+                Problem(
+                    after + 1,
+                    ANCHOR,
+                    f"anchor {anchor.pk}'s signature is not valid (forged, re-signed, or signed with a key that is "
+                    "neither HITL_AUDIT_KEY nor in HITL_AUDIT_KEY_FALLBACKS)",
+                )
+            )
         if anchor.pruned_at:
             report.pruned_anchors += 1
             pruned_through = anchor.last_event_id

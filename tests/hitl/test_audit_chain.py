@@ -14,7 +14,7 @@ from django.test import Client
 from django.utils import timezone
 
 from hitl import audit_chain
-from hitl.audit_anchor import audit_anchor, audit_prune
+from hitl.audit_anchor import anchor_signature, audit_anchor, audit_prune
 from hitl.models import Action, AuditAnchor, AuditEvent
 from hitl.services import action_submit, agent_create, token_issue
 from hitl.tasks import verify_audit_trail
@@ -163,6 +163,26 @@ def test_a_forged_anchor_is_caught(trail):
     AuditAnchor.objects.filter(pk=anchor.pk).update(event_count=anchor.event_count - 1)
     status, printed = verify()
     assert status == 1 and f"anchor {anchor.pk}'s signature is not valid" in printed
+
+
+def test_a_rotated_key_verifies_its_old_anchors_only_while_it_is_a_fallback(trail, settings):
+    settings.HITL_AUDIT_KEY, settings.HITL_AUDIT_KEY_FALLBACKS = "old-key", []
+    old = audit_anchor()
+    settings.HITL_AUDIT_KEY, settings.HITL_AUDIT_KEY_FALLBACKS = "new-key", ["old-key"]
+    assert verify()[0] == 0
+    agent_create(name="after-rotation-bot")
+    new = audit_anchor()
+    assert new.signature != anchor_signature(
+        previous=old.signature, last_event_id=new.last_event_id, event_count=new.event_count, digest=new.digest,
+        key="old-key",
+    )  # fmt: skip
+    assert verify()[0] == 0
+    settings.HITL_AUDIT_KEY_FALLBACKS = []  # the old key forgotten: what it signed no longer verifies
+    status, printed = verify()
+    assert (
+        status == 1 and f"anchor {old.pk}'s signature is not valid" in printed and "HITL_AUDIT_KEY_FALLBACKS" in printed
+    )
+    assert f"anchor {new.pk}'s" not in printed
 
 
 def test_retention_prunes_whole_anchored_segments_and_the_log_still_verifies(trail, settings):
