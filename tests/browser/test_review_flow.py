@@ -274,3 +274,26 @@ def test_an_open_action_page_renews_its_claim_and_leaving_it_gives_the_claim_bac
     while Claim.objects.filter(action_id=action["id"]).exists():
         assert time.monotonic() < deadline, "leaving the page did not release the claim"
         time.sleep(0.05)
+
+
+def test_times_on_the_action_page_show_in_the_readers_time_zone(log_in, submit, team):
+    from datetime import datetime
+    from zoneinfo import ZoneInfo
+
+    from reviews.models import Claim
+
+    tokyo = ZoneInfo("Asia/Tokyo")
+    action = submit()
+    tina = log_in("tina", next_path=f"/reviews/{action['id']}/", timezone_id="Asia/Tokyo", locale="en-GB")
+    submitted = tina.locator("#timeline time.local")
+    expect(submitted).to_have_count(1)
+    at = datetime.fromisoformat(submitted.get_attribute("datetime"))
+    expect(submitted).to_have_text(f"{at.astimezone(tokyo):%d/%m/%Y, %H:%M:%S} GMT+9")
+    assert submitted.get_attribute("title") == f"{at:%Y-%m-%d %H:%M:%S} UTC"  # what the server rendered
+
+    tina.click("text=Claim")
+    expect(tina.locator("#claim")).to_contain_text("You hold this action")
+    expires = Claim.objects.get(action_id=action["id"]).expires_at
+    held_until = tina.locator("#claim time.local")
+    expect(held_until).to_have_text(f"{expires.astimezone(tokyo):%H:%M} GMT+9")  # in the part htmx swapped in
+    assert held_until.get_attribute("title") == f"{expires:%H:%M} UTC"

@@ -100,7 +100,7 @@ def test_the_timeline_tells_the_story_of_an_escalated_action_approved_with_edits
         "Claimed by reviewer leo · 2026-11-24 13:05:00 UTC",
         "Approved with edits by reviewer leo · 2026-11-24 13:05:00 UTC",
     ]
-    assert '<time datetime="2026-11-24T13:00:03+00:00">' in item(html, 4)
+    assert '<time class="local" datetime="2026-11-24T13:00:03+00:00">' in item(html, 4)
     submitted, _, warned, released, escalated, _, decided = (item(html, n) for n in range(7))
     assert rows(submitted) == [
         ["add", "/tier", "", '"tier1"'], ["add", "/route", "", '"pre_action"'], ["add", "/status", "", '"pending"'],
