@@ -4,9 +4,9 @@ The sweep records them in the transaction of the events (notifications_create): 
 event and channel, unique per event, so a sweep that runs twice records it once. After commit
 escalation.tasks.deliver_notifications sends them (notification_deliver): a worker claims a row
 with one conditional UPDATE (pending → sending, attempts + 1), sends with no transaction open,
-then marks it sent, or pending again for a retry with backoff, or failed after the last attempt,
-with its audit event. A row left `sending` by a worker that died is taken over once its claim
-lapses. A sent or failed row is never sent again.
+then marks it sent, or pending again for a retry with backoff, or failed after the last attempt
+or a refusal no retry can change (a 4xx), with its audit event. A row left `sending` by a worker
+that died is taken over once its claim lapses. A sent or failed row is never sent again.
 """
 
 import logging
@@ -130,16 +130,25 @@ def notification_deliver(*, notification_id: int) -> str:
     if notification is None:
         sending = Notification.objects.filter(pk=notification_id, status=Notification.Status.SENDING).exists()
         return BUSY if sending else DONE
-    error = None
+    error, final = None, False
     if notification.channel != Channel.INAPP:  # an in-app toast is published when marked sent
         try:
             SENDERS[notification.channel](notification, message_of(notification))
         except Exception as exc:  # any failure to send is this attempt's: recorded, retried, never left claimed
-            error = _describe(exc)
+            error, final = _describe(exc), _permanent(exc)
             expected = isinstance(exc, (httpx.HTTPError, smtplib.SMTPException, OSError))
             log.warning("notification %s via %s failed: %s", notification.pk, notification.channel, error,
                         exc_info=not expected)  # fmt: skip
-    return _finish(notification, error=error)
+    return _finish(notification, error=error, final=final)
+
+
+def _permanent(exc: Exception) -> bool:
+    """Whether no retry can help: the receiver refused this request (a 4xx, except 408 Request
+    Timeout, 425 Too Early and 429 Too Many Requests), or every email recipient was refused."""
+    if isinstance(exc, httpx.HTTPStatusError):
+        status = exc.response.status_code
+        return 400 <= status < 500 and status not in (408, 425, 429)
+    return isinstance(exc, smtplib.SMTPRecipientsRefused)
 
 
 def _claim_lease() -> timedelta:
@@ -159,13 +168,14 @@ def _claim(notification_id: int) -> Notification | None:
     return Notification.objects.select_related("action__action_type", "action__agent").get(pk=notification_id)
 
 
-def _finish(notification: Notification, *, error: str | None) -> str:
-    """Record how the attempt the caller claimed went, with its audit event, in one transaction."""
+def _finish(notification: Notification, *, error: str | None, final: bool = False) -> str:
+    """Record how the attempt the caller claimed went, with its audit event, in one transaction;
+    a `final` error fails it whatever attempts are left."""
     Status = Notification.Status
     n = notification
     if error is None:
         status, outcome = Status.SENT, SENT
-    elif n.attempts >= settings.HITL_NOTIFY_MAX_ATTEMPTS:
+    elif final or n.attempts >= settings.HITL_NOTIFY_MAX_ATTEMPTS:
         status, outcome = Status.FAILED, FAILED
     else:
         status, outcome = Status.PENDING, RETRY

@@ -2,6 +2,7 @@
 receiver) and the reviewers' sockets; once each, retried with backoff when a receiver fails."""
 
 import json
+import socketserver
 import threading
 from datetime import timedelta
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
@@ -285,6 +286,64 @@ def test_a_failing_receiver_is_retried_with_backoff_then_marked_failed(
     assert actor == "system" and data["attempts"] == 5 and data["error"] == "HTTP 500: receiver says no"
     deliver(enqueued[0])  # a failed notification stays failed
     assert len(receiver.requests) == 5
+
+
+@pytest.mark.parametrize("refusal, attempts", [(404, 1), (410, 1), (400, 1), (429, 2), (408, 2)])
+def test_a_receiver_that_refuses_the_request_is_not_asked_again(
+    desk, receiver, enqueued, fast_retries, django_capture_on_commit_callbacks, refusal, attempts
+):
+    _, submit = desk
+    route("team", "new_item", "webhook", receiver.url("/gone"))
+    action = submit()
+    announce([(action, "new_item")], django_capture_on_commit_callbacks)
+    receiver.statuses = [refusal]  # then 200: only "slow down" and "timed out" are worth a retry
+
+    deliver(enqueued[0])
+
+    row = Notification.objects.get()
+    assert (row.status, row.attempts) == ("failed" if attempts == 1 else "sent", attempts)
+    assert len(receiver.requests) == attempts and row.last_error == f"HTTP {refusal}: receiver says no"
+    if attempts == 1:
+        [(_, _, data)] = audited("notification_failed", "notification_sent")
+        assert data["attempts"] == 1 and data["error"] == f"HTTP {refusal}: receiver says no"
+
+
+def test_an_email_whose_recipients_are_all_refused_is_not_retried(
+    desk, enqueued, fast_retries, django_capture_on_commit_callbacks, settings
+):
+    refused = []
+
+    class RefusingSMTP(socketserver.StreamRequestHandler):
+        """An SMTP server that knows no recipient (550 to every RCPT TO)."""
+
+        def handle(self):
+            self.wfile.write(b"220 test ESMTP\r\n")
+            for line in self.rfile:
+                command = line[:4].upper()
+                if command == b"RCPT":
+                    refused.append(line)
+                    self.wfile.write(b"550 5.1.1 No such user\r\n")
+                elif command == b"QUIT":
+                    self.wfile.write(b"221 Bye\r\n")
+                    return
+                else:  # EHLO, MAIL, RSET
+                    self.wfile.write(b"250 OK\r\n")
+
+    server = socketserver.ThreadingTCPServer(("127.0.0.1", 0), RefusingSMTP)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    settings.EMAIL_BACKEND = "django.core.mail.backends.smtp.EmailBackend"
+    settings.EMAIL_HOST, settings.EMAIL_PORT = "127.0.0.1", server.server_address[1]
+    try:
+        _, submit = desk
+        route("team", "new_item", "email", "nobody@example.com")
+        announce([(submit(), "new_item")], django_capture_on_commit_callbacks)
+        deliver(enqueued[0])
+    finally:
+        server.shutdown()
+        server.server_close()
+    row = Notification.objects.get()
+    assert (row.status, row.attempts, len(refused)) == ("failed", 1, 1)
+    assert row.last_error.startswith("SMTPRecipientsRefused") and "No such user" in row.last_error
 
 
 def test_a_receiver_that_recovers_gets_the_notification_once(
