@@ -2,6 +2,7 @@ import uuid
 
 from django import forms
 from django.contrib import admin, messages
+from django.db import models
 
 from reviews.selectors import group_keys
 
@@ -218,6 +219,7 @@ class ActionAdmin(ReadOnlyAdmin):
     search_fields = ["id", "summary", "task_id"]
     date_hierarchy = "created_at"
     list_select_related = ["action_type", "agent"]
+    formfield_overrides = {models.URLField: {"assume_scheme": "https"}}  # Django 6's default, and no warning
 
 
 def choices_filter(field: str, title: str, choices) -> type[admin.SimpleListFilter]:
