@@ -5,7 +5,7 @@ event and channel, unique per event, so a sweep that runs twice records it once.
 escalation.tasks.deliver_notifications sends them (notification_deliver): a worker claims a row
 with one conditional UPDATE (pending → sending, attempts + 1), sends with no transaction open,
 then marks it sent, or pending again for a retry with backoff, or failed after the last attempt
-or a refusal no retry can change (a 4xx), with its audit event. A row left `sending` by a worker
+or a refusal no retry can change (an HTTP 4xx, an SMTP 5xx), with its audit event. A row left `sending` by a worker
 that died is taken over once its claim lapses. A sent or failed row is never sent again.
 """
 
@@ -123,8 +123,8 @@ def retry_delay(retries: int) -> int:
 def notification_deliver(*, notification_id: int) -> str:
     """Send one notification unless it is sent, failed, or being sent by another worker.
 
-    Returns SENT, RETRY (this attempt failed, more remain), FAILED (the last attempt failed),
-    BUSY (another worker holds it) or DONE (nothing to do).
+    Returns SENT, RETRY (this attempt failed, more remain), FAILED (the last attempt failed, or
+    the receiver refused it for good), BUSY (another worker holds it) or DONE (nothing to do).
     """
     notification = _claim(notification_id)
     if notification is None:
@@ -144,11 +144,14 @@ def notification_deliver(*, notification_id: int) -> str:
 
 def _permanent(exc: Exception) -> bool:
     """Whether no retry can help: the receiver refused this request (a 4xx, except 408 Request
-    Timeout, 425 Too Early and 429 Too Many Requests), or every email recipient was refused."""
+    Timeout, 425 Too Early and 429 Too Many Requests), or the mail server refused every recipient
+    for good (5xx; a 4xx such as greylisting asks for a retry)."""
     if isinstance(exc, httpx.HTTPStatusError):
         status = exc.response.status_code
         return 400 <= status < 500 and status not in (408, 425, 429)
-    return isinstance(exc, smtplib.SMTPRecipientsRefused)
+    if isinstance(exc, smtplib.SMTPRecipientsRefused):
+        return all(code >= 500 for code, _ in exc.recipients.values())
+    return False
 
 
 def _claim_lease() -> timedelta:

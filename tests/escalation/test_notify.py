@@ -308,25 +308,35 @@ def test_a_receiver_that_refuses_the_request_is_not_asked_again(
         assert data["attempts"] == 1 and data["error"] == f"HTTP {refusal}: receiver says no"
 
 
-def test_an_email_whose_recipients_are_all_refused_is_not_retried(
-    desk, enqueued, fast_retries, django_capture_on_commit_callbacks, settings
+@pytest.mark.parametrize(
+    "reply, attempts, status",
+    [(b"550 5.1.1 No such user", 1, "failed"), (b"451 4.7.1 Greylisted, try again later", 2, "sent")],
+)
+def test_an_email_whose_recipients_are_all_refused_for_good_is_not_retried(
+    desk, enqueued, fast_retries, django_capture_on_commit_callbacks, settings, reply, attempts, status
 ):
     refused = []
 
     class RefusingSMTP(socketserver.StreamRequestHandler):
-        """An SMTP server that knows no recipient (550 to every RCPT TO)."""
+        """An SMTP server that refuses the first recipient with `reply`, and accepts the rest."""
 
         def handle(self):
             self.wfile.write(b"220 test ESMTP\r\n")
             for line in self.rfile:
                 command = line[:4].upper()
-                if command == b"RCPT":
+                if command == b"RCPT" and not refused:
                     refused.append(line)
-                    self.wfile.write(b"550 5.1.1 No such user\r\n")
+                    self.wfile.write(reply + b"\r\n")
+                elif command == b"DATA":
+                    self.wfile.write(b"354 Go ahead\r\n")
+                    for data in self.rfile:
+                        if data == b".\r\n":
+                            break
+                    self.wfile.write(b"250 Queued\r\n")
                 elif command == b"QUIT":
                     self.wfile.write(b"221 Bye\r\n")
                     return
-                else:  # EHLO, MAIL, RSET
+                else:  # EHLO, MAIL, RCPT, RSET
                     self.wfile.write(b"250 OK\r\n")
 
     server = socketserver.ThreadingTCPServer(("127.0.0.1", 0), RefusingSMTP)
@@ -342,8 +352,8 @@ def test_an_email_whose_recipients_are_all_refused_is_not_retried(
         server.shutdown()
         server.server_close()
     row = Notification.objects.get()
-    assert (row.status, row.attempts, len(refused)) == ("failed", 1, 1)
-    assert row.last_error.startswith("SMTPRecipientsRefused") and "No such user" in row.last_error
+    assert (row.status, row.attempts) == (status, attempts)
+    assert row.last_error.startswith("SMTPRecipientsRefused") and reply[4:].decode() in row.last_error
 
 
 def test_a_receiver_that_recovers_gets_the_notification_once(
