@@ -4,8 +4,9 @@ Every HITL_AUDIT_ANCHOR_SECONDS a beat task anchors the events written since the
 count and the digest (sha256) of their hashes in id order, signed with HMAC under HITL_AUDIT_KEY
 together with the previous anchor's signature. The key lives in the settings, not the database,
 so someone who can rewrite the table (and re-hash a chain after an edit) cannot sign anchors. To
-rotate it, move the old key to HITL_AUDIT_KEY_FALLBACKS: anchors it signed still verify, new ones
-are signed with the new key (as Django's SECRET_KEY_FALLBACKS do for sessions).
+rotate it, put the old key first in HITL_AUDIT_KEY_FALLBACKS: anchors it signed still verify, new
+ones are signed with the new key, and once one is, an anchor after it signed with an older key is
+refused, so a retired key that leaked cannot re-sign the newest segments.
 
 An anchor must cover exactly the events that will ever have an id in its range: it first takes a
 SHARE lock on the table for an instant, which waits for every transaction that is inserting
@@ -28,20 +29,27 @@ from .models import AuditAnchor
 ANCHOR_LOCK = (audit_chain.LOCK_NAMESPACE, 1)  # one anchorer at a time (0 is the global chain's)
 
 
-def anchor_signature(*, previous: str, last_event_id: int, event_count: int, digest: str, key: str = "") -> str:
+def anchor_signature(
+    *, previous: str, last_event_id: int, event_count: int, digest: str, key: str | None = None
+) -> str:
     """The signature of an anchor's fields, under `key` (default HITL_AUDIT_KEY)."""
     message = f"{previous}|{last_event_id}|{event_count}|{digest}".encode()
-    return hmac.new(_derived(key or settings.HITL_AUDIT_KEY), message, hashlib.sha256).hexdigest()
+    return hmac.new(_derived(settings.HITL_AUDIT_KEY if key is None else key), message, hashlib.sha256).hexdigest()
 
 
-def anchor_signed(anchor: AuditAnchor, *, previous: str) -> bool:
-    """Whether `anchor` (following the anchor signed `previous`) was signed with HITL_AUDIT_KEY or
-    with one of HITL_AUDIT_KEY_FALLBACKS, the keys it replaced."""
+def audit_keys() -> list[str]:
+    """HITL_AUDIT_KEY, then the keys it replaced (HITL_AUDIT_KEY_FALLBACKS), newest first."""
+    return [settings.HITL_AUDIT_KEY, *settings.HITL_AUDIT_KEY_FALLBACKS]
+
+
+def anchor_signer(anchor: AuditAnchor, *, previous: str, keys: list[str]) -> int | None:
+    """The index in `keys` of the key that signed `anchor` (which follows the anchor signed
+    `previous`), or None when none of them did."""
     fields = {"last_event_id": anchor.last_event_id, "event_count": anchor.event_count, "digest": anchor.digest}
-    return any(
-        hmac.compare_digest(anchor_signature(previous=previous, key=key, **fields), anchor.signature)
-        for key in [settings.HITL_AUDIT_KEY, *settings.HITL_AUDIT_KEY_FALLBACKS]
-    )
+    for index, key in enumerate(keys):
+        if hmac.compare_digest(anchor_signature(previous=previous, key=key, **fields), anchor.signature):
+            return index
+    return None
 
 
 def _derived(key: str) -> bytes:

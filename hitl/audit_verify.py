@@ -5,8 +5,8 @@
 - Within a chain, seq runs 1, 2, 3…: a gap means events are **missing** (deleted).
 - Each event's prev_hash is its predecessor's hash: a broken link means an event was **inserted**,
   or its predecessor edited and re-hashed.
-- Each anchor's signature (which covers the one before it) is checked with HITL_AUDIT_KEY (or a
-  key it replaced, in HITL_AUDIT_KEY_FALLBACKS), and
+- Each anchor's signature (which covers the one before it) is checked with HITL_AUDIT_KEY or a
+  key it replaced (HITL_AUDIT_KEY_FALLBACKS, newest first; never older than the last anchor's), and
   the count and digest of the events in its range are recomputed: this catches what a chain
   cannot, such as a whole chain re-hashed after an edit, or the last event of a chain deleted.
 
@@ -24,7 +24,7 @@ from django.db import connection, transaction
 
 from . import audit_chain
 from .audit import Type, audit_record
-from .audit_anchor import anchor_signed, segment_digest
+from .audit_anchor import anchor_signer, audit_keys, segment_digest
 from .models import AuditAnchor
 
 EDITED, MISSING, INSERTED, ANCHOR = "edited", "missing", "inserted", "anchor"
@@ -123,9 +123,12 @@ def _verify_chains(report: Report, pruned_through: int) -> None:
 def _verify_anchors(report: Report) -> int:
     """Check the anchors in order; return the id through which retention pruned events."""
     signature, after, pruned_through = "", 0, 0
+    keys = audit_keys()
+    allowed = len(keys)  # keys are newest first; no anchor may use an older key than one before it
     for anchor in AuditAnchor.objects.order_by("id").iterator():
         report.anchors += 1
-        if not anchor_signed(anchor, previous=signature):
+        signer = anchor_signer(anchor, previous=signature, keys=keys)
+        if signer is None:
             report.add(
                 Problem(
                     after + 1,
@@ -134,6 +137,17 @@ def _verify_anchors(report: Report) -> int:
                     "neither HITL_AUDIT_KEY nor in HITL_AUDIT_KEY_FALLBACKS)",
                 )
             )
+        elif signer >= allowed:
+            report.add(
+                Problem(
+                    after + 1,
+                    ANCHOR,
+                    f"anchor {anchor.pk} is signed with a key older than an earlier anchor's: a retired key "
+                    "may not sign after its successor has",
+                )
+            )
+        else:
+            allowed = signer + 1
         if anchor.pruned_at:
             report.pruned_anchors += 1
             pruned_through = anchor.last_event_id

@@ -15,7 +15,6 @@ env = environ.Env()
 DATA_DIR = Path(env("HITL_DATA_DIR", default=str(BASE_DIR / "var")))
 
 SECRET_KEY = env("SECRET_KEY", default="insecure-local-development-key-change-me")
-SECRET_KEY_FALLBACKS = env.list("SECRET_KEY_FALLBACKS", default=[])  # old keys, to rotate SECRET_KEY
 DEBUG = env.bool("DEBUG", default=False)
 ALLOWED_HOSTS = env.list("ALLOWED_HOSTS", default=["localhost", "127.0.0.1", "[::1]"])
 CSRF_TRUSTED_ORIGINS = env.list("CSRF_TRUSTED_ORIGINS", default=[])
@@ -128,13 +127,12 @@ CELERY_TASK_SERIALIZER = "json"
 CELERY_BROKER_CONNECTION_RETRY_ON_STARTUP = True
 # The audit log (hitl.audit_chain, audit_anchor): anchors are signed with HITL_AUDIT_KEY, which
 # must stay outside the database (default: SECRET_KEY), every HITL_AUDIT_ANCHOR_SECONDS. To rotate
-# it, list the old key in HITL_AUDIT_KEY_FALLBACKS: anchors it signed still verify (by default,
-# SECRET_KEY_FALLBACKS). Events older than HITL_AUDIT_RETENTION_DAYS are pruned by whole anchored
-# segments (default: kept forever). verify_audit failures are mailed to ADMINS.
+# it, list the keys it replaced, newest first, in HITL_AUDIT_KEY_FALLBACKS: anchors they signed
+# still verify. Keep them as long as those anchors (when SECRET_KEY is the audit key, rotating it
+# means adding the old one here). Events older than HITL_AUDIT_RETENTION_DAYS are pruned by whole
+# anchored segments (default: kept forever). verify_audit failures are mailed to ADMINS.
 HITL_AUDIT_KEY = env("HITL_AUDIT_KEY", default=SECRET_KEY)
-HITL_AUDIT_KEY_FALLBACKS = env.list(
-    "HITL_AUDIT_KEY_FALLBACKS", default=[] if "HITL_AUDIT_KEY" in env.ENVIRON else SECRET_KEY_FALLBACKS
-)
+HITL_AUDIT_KEY_FALLBACKS = env.list("HITL_AUDIT_KEY_FALLBACKS", default=[])
 HITL_AUDIT_ANCHOR_SECONDS = env.float("HITL_AUDIT_ANCHOR_SECONDS", default=60.0)
 HITL_AUDIT_RETENTION_DAYS = env.int("HITL_AUDIT_RETENTION_DAYS", default=0) or None
 ADMINS = [tuple(admin.split(":", 1)) for admin in env.list("ADMINS", default=[])]  # "Name:email" pairs

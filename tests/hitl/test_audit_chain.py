@@ -14,7 +14,7 @@ from django.test import Client
 from django.utils import timezone
 
 from hitl import audit_chain
-from hitl.audit_anchor import anchor_signature, audit_anchor, audit_prune
+from hitl.audit_anchor import anchor_signature, audit_anchor, audit_prune, segment_digest
 from hitl.models import Action, AuditAnchor, AuditEvent
 from hitl.services import action_submit, agent_create, token_issue
 from hitl.tasks import verify_audit_trail
@@ -172,9 +172,9 @@ def test_a_rotated_key_verifies_its_old_anchors_only_while_it_is_a_fallback(trai
     assert verify()[0] == 0
     agent_create(name="after-rotation-bot")
     new = audit_anchor()
-    assert new.signature != anchor_signature(
+    assert new.signature == anchor_signature(
         previous=old.signature, last_event_id=new.last_event_id, event_count=new.event_count, digest=new.digest,
-        key="old-key",
+        key="new-key",
     )  # fmt: skip
     assert verify()[0] == 0
     settings.HITL_AUDIT_KEY_FALLBACKS = []  # the old key forgotten: what it signed no longer verifies
@@ -182,7 +182,23 @@ def test_a_rotated_key_verifies_its_old_anchors_only_while_it_is_a_fallback(trai
     assert (
         status == 1 and f"anchor {old.pk}'s signature is not valid" in printed and "HITL_AUDIT_KEY_FALLBACKS" in printed
     )
-    assert f"anchor {new.pk}'s" not in printed
+
+
+def test_a_retired_key_cannot_sign_after_its_successor_has(trail, settings):
+    settings.HITL_AUDIT_KEY, settings.HITL_AUDIT_KEY_FALLBACKS = "new-key", ["old-key"]
+    first = audit_anchor()
+    agent_create(name="later-bot")
+    # Someone holding the retired key (it leaked) anchors the newest events with it.
+    through = AuditEvent.objects.last().pk
+    with transaction.atomic():
+        count, digest, _ = segment_digest(first.last_event_id, through)
+    forged = AuditAnchor.objects.create(
+        last_event_id=through, event_count=count, digest=digest,
+        signature=anchor_signature(previous=first.signature, last_event_id=through, event_count=count,
+                                   digest=digest, key="old-key"),
+    )  # fmt: skip
+    status, printed = verify()
+    assert status == 1 and f"anchor {forged.pk} is signed with a key older than an earlier anchor's" in printed
 
 
 def test_retention_prunes_whole_anchored_segments_and_the_log_still_verifies(trail, settings):
