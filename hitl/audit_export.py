@@ -29,7 +29,7 @@ from django.core.exceptions import ValidationError
 from django.db import connection, transaction
 from django.db.models import F, QuerySet, TextField
 from django.db.models.functions import Cast
-from django.http import HttpResponse, StreamingHttpResponse
+from django.http import StreamingHttpResponse
 
 from .audit import audit_record
 from .models import ActionType, Agent, AuditEvent
@@ -321,10 +321,15 @@ def export_response(filters: AuditFilters, *, by) -> StreamingHttpResponse:
     return _as_download(StreamingHttpResponse(pull_async(chunks)), filters)
 
 
-def export_head(filters: AuditFilters) -> HttpResponse:
+def export_head(filters: AuditFilters) -> StreamingHttpResponse:
     """The headers an export with these filters gets, for a HEAD request: no events are read and
-    no export is recorded."""
-    return _as_download(HttpResponse(), filters)
+    no export is recorded. Streamed like the export, so it claims no Content-Length either."""
+    return _as_download(StreamingHttpResponse(_no_chunks()), filters)
+
+
+async def _no_chunks() -> AsyncIterator[bytes]:
+    return
+    yield  # an async generator that yields nothing
 
 
 def _as_download(response, filters: AuditFilters):
