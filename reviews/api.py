@@ -7,14 +7,14 @@ from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from hitl.api.auth import BearerTokenAuthentication, IsReviewer
-from hitl.api.fields import CopiedFieldsMixin, JSONObjectField, NoUnknownFieldsMixin, StrictCharField
+from hitl.api.fields import InputSerializer, JSONObjectField, StrictCharField
 from hitl.api.serializers import ActionOut, ErrorOut
 from hitl.api.views import parse
 
 from .services import VERBS, review_decide
 
 
-class DecisionIn(NoUnknownFieldsMixin, CopiedFieldsMixin, serializers.Serializer):
+class DecisionIn(InputSerializer):
     decision = serializers.ChoiceField(choices=sorted(VERBS))
     payload = JSONObjectField(required=False, help_text="The edited payload; required for modify.")
     comment = StrictCharField(

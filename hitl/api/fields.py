@@ -60,13 +60,26 @@ class NoUnknownFieldsMixin:
         return value
 
 
-class CopiedFieldsMixin:
-    """Binds a shallow copy of each declared field, where DRF deep-copies them: its deepcopy runs
-    every field's __init__ again, validators and all, for each request. Declared fields are never
-    bound, so a shallow copy is as fresh; a nested serializer is still deep-copied."""
+class InputSerializer(NoUnknownFieldsMixin, serializers.Serializer):
+    """A request body: unknown fields are refused, and each instance binds cheap copies of the
+    declared fields.
+
+    DRF deep-copies the declared fields for every instance, and a field's deepcopy runs its
+    __init__ again, validators and all: half a millisecond of each submit. For a field that holds
+    no other field a shallow copy does as well: the copy is bound (name, parent) on its own, and
+    gets its own list of validators and dict of error messages, so a change to one instance's
+    field reaches no other. Fields holding fields (nested serializers, ListField, DictField) are
+    still deep-copied.
+    """
 
     def get_fields(self):
-        return {
-            name: copy.deepcopy(field) if isinstance(field, serializers.BaseSerializer) else copy.copy(field)
-            for name, field in self._declared_fields.items()
-        }
+        return {name: _copied(field) for name, field in self._declared_fields.items()}
+
+
+def _copied(field):
+    if isinstance(field, serializers.BaseSerializer) or hasattr(field, "child") or hasattr(field, "child_relation"):
+        return copy.deepcopy(field)
+    clone = copy.copy(field)
+    clone.validators = list(field.validators)
+    clone.error_messages = dict(field.error_messages)
+    return clone

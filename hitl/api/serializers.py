@@ -6,9 +6,8 @@ from ..payloads import payload_errors
 from ..selectors import action_type_by_key, action_type_keys
 from ..states import Decision, Outcome
 from .fields import (
-    CopiedFieldsMixin,
+    InputSerializer,
     JSONObjectField,
-    NoUnknownFieldsMixin,
     StrictBooleanField,
     StrictCharField,
     StrictFloatField,
@@ -16,12 +15,12 @@ from .fields import (
 )
 
 
-class EntityIn(NoUnknownFieldsMixin, CopiedFieldsMixin, serializers.Serializer):
+class EntityIn(InputSerializer):
     id = StrictCharField(max_length=200, required=False, allow_blank=True)
     tags = serializers.ListField(child=StrictCharField(max_length=64), max_length=50, required=False)
 
 
-class ActionSubmitIn(NoUnknownFieldsMixin, CopiedFieldsMixin, serializers.Serializer):
+class ActionSubmitIn(InputSerializer):
     action_type = StrictCharField(max_length=64)
     payload = JSONObjectField()
     summary = StrictCharField(max_length=500)
@@ -54,7 +53,7 @@ class ActionSubmitIn(NoUnknownFieldsMixin, CopiedFieldsMixin, serializers.Serial
         return attrs
 
 
-class ActionOutcomeIn(NoUnknownFieldsMixin, CopiedFieldsMixin, serializers.Serializer):
+class ActionOutcomeIn(InputSerializer):
     outcome = serializers.ChoiceField(choices=Outcome.choices)
     detail = JSONObjectField(required=False, default=dict)
 
