@@ -16,7 +16,7 @@ def insert_together(*objs) -> None:
     trips, which on the submit path cost more than the inserts. The SQL of each INSERT comes from
     Django's own compiler, once per combination of models: after that only the values are
     prepared, as the compiler prepares them, and the statement goes out with PostgreSQL's own
-    placeholders (psycopg parses a statement of over 50 parameters again on every call). The
+    placeholders (psycopg parses a statement of over 50 parameters or 4 KB again on every call). The
     database's generated primary keys are set on the instances. No save() signals are sent: call
     it only for models that have no receivers.
     """
@@ -41,10 +41,12 @@ def insert_together(*objs) -> None:
             for fields, row in zip(columns, values, strict=True)
             for field, value in zip(fields, row, strict=True)
         ]
-    if connection.queries_logged:  # Django's query log (tests, DEBUG) renders only %s placeholders
+    if connection.queries_logged:  # Django's query log (DEBUG, a test counting queries) renders only %s
         cursor, text = connection.cursor(), statement.text
-    else:
+    else:  # what connection.cursor() does, around a RawCursor
+        connection.close_if_health_check_failed()
         connection.ensure_connection()
+        connection.validate_thread_sharing()
         cursor, text = connection.make_cursor(RawCursor(connection.connection)), statement.numbered
     with cursor:
         cursor.execute(text, params)

@@ -1,9 +1,11 @@
+from contextlib import nullcontext
+
 import pytest
 from django.db import DataError, connection
 from django.test.utils import CaptureQueriesContext
 
 from hitl.audit import audit_event
-from hitl.db import insert_rows, insert_together, update_rows
+from hitl.db import _statement, insert_rows, insert_together, update_rows
 from hitl.models import Action, AuditEvent
 from hitl.services import action_prepare
 
@@ -31,6 +33,29 @@ def test_insert_together_sets_generated_keys(agent, email_type):
     assert first.pk and second.pk and first.pk != second.pk
     assert list(AuditEvent.objects.filter(action=action).values_list("pk", flat=True)) == sorted([first.pk, second.pk])
     assert Action.objects.get(pk=action.pk).payload == {"to": "a@example.com"}
+
+
+def test_insert_together_stores_the_same_rows_whether_or_not_queries_are_logged(agent, email_type):
+    """Unlogged, the statement goes out with $n placeholders through a RawCursor; logged (DEBUG, a
+    test counting queries), with %s through Django's cursor."""
+    stored = []
+    for logged in (False, True):
+        action = action_prepare(agent=agent, action_type=email_type, payload={"note": "50%s %% off"},
+                                summary="100% sure", confidence=0.5)  # fmt: skip
+        event = audit_event(event_type="submitted", action=action, after={"status": action.status})
+        with CaptureQueriesContext(connection) if logged else nullcontext() as queries:
+            insert_together(action, event)
+        if logged:
+            [query] = queries  # one statement, logged with its values
+            assert query["sql"].startswith("WITH i0 AS (INSERT") and "'100% sure'" in query["sql"]
+        row = Action.objects.values("payload", "summary", "status", "route_tier", "escalation_path").get(pk=action.pk)
+        stored.append((row, AuditEvent.objects.values_list("after", flat=True).get(pk=event.pk)))
+    assert stored[0] == stored[1]
+
+
+def test_statements_are_numbered_once_and_escaped_percents_kept():
+    statement = _statement("SELECT %s, '%%', '%%s', %s, '%%%s'")
+    assert statement.numbered == "SELECT $1, '%', '%s', $2, '%$3'"
 
 
 def test_update_rows_writes_the_named_fields_of_every_row_in_one_statement(agent, email_type):
