@@ -282,18 +282,29 @@ def test_times_on_the_action_page_show_in_the_readers_time_zone(log_in, submit, 
 
     from reviews.models import Claim
 
-    tokyo = ZoneInfo("Asia/Tokyo")
+    def shown_locally(time_element, pattern):
+        at = datetime.fromisoformat(time_element.get_attribute("datetime"))
+        expect(time_element).to_have_text(f"{at.astimezone(ZoneInfo('Asia/Tokyo')):{pattern}} GMT+9")
+        return at
+
     action = submit()
     tina = log_in("tina", next_path=f"/reviews/{action['id']}/", timezone_id="Asia/Tokyo", locale="en-GB")
-    submitted = tina.locator("#timeline time.local")
-    expect(submitted).to_have_count(1)
-    at = datetime.fromisoformat(submitted.get_attribute("datetime"))
-    expect(submitted).to_have_text(f"{at.astimezone(tokyo):%d/%m/%Y, %H:%M:%S} GMT+9")
-    assert submitted.get_attribute("title") == f"{at:%Y-%m-%d %H:%M:%S} UTC"  # what the server rendered
+    tina.clock.install()  # the claim's renewal runs on a clock the test moves
+    tina.reload()
+    events = tina.locator("#timeline time.local")
+    expect(events).to_have_count(1)  # the submit
+    at = shown_locally(events, "%d/%m/%Y, %H:%M:%S")
+    assert events.get_attribute("title") == f"{at:%Y-%m-%d %H:%M:%S} UTC"  # what the server rendered
+    shown_locally(tina.locator("header time.local, .muted time.local").first, "%d/%m/%Y, %H:%M:%S")
 
     tina.click("text=Claim")
     expect(tina.locator("#claim")).to_contain_text("You hold this action")
-    expires = Claim.objects.get(action_id=action["id"]).expires_at
     held_until = tina.locator("#claim time.local")
-    expect(held_until).to_have_text(f"{expires.astimezone(tokyo):%H:%M} GMT+9")  # in the part htmx swapped in
-    assert held_until.get_attribute("title") == f"{expires:%H:%M} UTC"
+    first = shown_locally(held_until, "%H:%M")
+    assert first == Claim.objects.get(action_id=action["id"]).expires_at
+    assert held_until.get_attribute("title") == f"{first:%H:%M} UTC"
+
+    before = held_until.get_attribute("datetime")
+    tina.clock.fast_forward("01:05")  # htmx renews the lease and swaps the claim part in again
+    expect(held_until).not_to_have_attribute("datetime", before)
+    assert shown_locally(held_until, "%H:%M") > first  # the new part is localized too
