@@ -42,6 +42,15 @@ def run(scenario):
     return asyncio.run(and_close())
 
 
+def decide_and_close(**decision):
+    """review_decide on a thread of the loop's executor, which then gives its connection back (or
+    it stays checked out of the pool, and the test database cannot be dropped at the end)."""
+    try:
+        return review_decide(**decision)
+    finally:
+        connections.close_all()
+
+
 def client_for(token):
     """An async client sending the agent's token (per request: AsyncClient(headers=...) drops it)."""
     client = AsyncClient()
@@ -63,7 +72,7 @@ def test_long_poll_wakes_within_a_second_of_a_decision(scene):
         poll = asyncio.create_task(client_for(token).get(f"/api/v1/actions/{action.pk}?wait=30"))
         await asyncio.sleep(1.5)
         assert not poll.done(), "the poll returned before any decision"
-        decide = sync_to_async(review_decide, thread_sensitive=False)
+        decide = sync_to_async(decide_and_close, thread_sensitive=False)
         await decide(reviewer=reviewer, action_id=action.pk, decision="modify", payload={"to": "b@example.com"})
         decided = time.monotonic()
         response = await poll
