@@ -5,8 +5,9 @@ event and channel, unique per event, so a sweep that runs twice records it once.
 escalation.tasks.deliver_notifications sends them (notification_deliver): a worker claims a row
 with one conditional UPDATE (pending → sending, attempts + 1), sends with no transaction open,
 then marks it sent, or pending again for a retry with backoff, or failed after the last attempt
-or a refusal no retry can change (an HTTP 4xx, an SMTP 5xx), with its audit event. A row left `sending` by a worker
-that died is taken over once its claim lapses. A sent or failed row is never sent again.
+or a refusal no retry can change (an HTTP 4xx, an SMTP 5xx), with its audit event. A row left
+`sending` by a worker that died is taken over once its claim lapses. A sent or failed row is
+never sent again.
 """
 
 import logging
@@ -171,7 +172,7 @@ def _claim(notification_id: int) -> Notification | None:
     return Notification.objects.select_related("action__action_type", "action__agent").get(pk=notification_id)
 
 
-def _finish(notification: Notification, *, error: str | None, final: bool = False) -> str:
+def _finish(notification: Notification, *, error: str | None, final: bool) -> str:
     """Record how the attempt the caller claimed went, with its audit event, in one transaction;
     a `final` error fails it whatever attempts are left."""
     Status = Notification.Status
