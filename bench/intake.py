@@ -4,10 +4,14 @@ Serves the app with the production server settings (uvicorn, WEB_CONCURRENCY wor
 against PostgreSQL, drives both endpoints with the same concurrent client in alternating rounds,
 and prints the median rates and their ratio. Goal: intake >= 0.5 x bare.
 
+The client's keep-alive connections are opened once, spread evenly over the workers, and carry
+every series, so that each series meets the same server.
+
     make bench            # or: .venv/bin/python bench/intake.py --requests 2000 --rounds 5
 """
 
 import argparse
+import asyncio
 import json
 import os
 import random
@@ -27,7 +31,7 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
 from bench.databases import database_url, fresh_database, manage  # noqa: E402
-from bench.loadgen import Request, run_load  # noqa: E402
+from bench.loadgen import Request, connections_held, open_balanced, run_load, worker_pids  # noqa: E402
 from hitl import demo  # noqa: E402
 
 
@@ -45,8 +49,8 @@ def prepare(env, db_name: str) -> str:
     return manage({**env, "DATABASE_URL": database_url(db_name)}, "create_agent", "bench-bot").strip().splitlines()[-1]
 
 
-def drive(port: int, path: str, bodies: list[bytes], token: str, concurrency: int, keyed: bool) -> float:
-    """Send every body once with `concurrency` requests in flight; return requests per second."""
+async def drive(connections, path: str, bodies: list[bytes], token: str, keyed: bool) -> float:
+    """Send every body once over `connections`, one request in flight on each; return requests per second."""
     requests = [
         Request(
             "POST",
@@ -60,8 +64,38 @@ def drive(port: int, path: str, bodies: list[bytes], token: str, concurrency: in
         )
         for i, body in enumerate(bodies)
     ]
-    rate, _ = run_load("127.0.0.1", port, requests, concurrency, check=lambda status: status == 201)
+    rate, _ = await run_load(connections, requests, check=lambda status: status == 201)
     return rate
+
+
+async def measure(port: int, workers: list[int], token: str, args) -> dict[str, list[float]]:
+    """Warm up, then run every series once per round over one set of connections; the rates."""
+    connections = await open_balanced("127.0.0.1", port, args.concurrency, workers, Request("GET", "/healthz"))
+    held = sorted(connections_held(port, connections, workers).values())
+    print(f"{len(connections)} connections over {len(workers)} workers: {held}", flush=True)
+    rng = random.Random(7)
+    bodies = [json.dumps(demo.proposal(rng, i)).encode() for i in range(args.requests)]
+    series = [
+        ("bare", "/bench/bare", False),
+        ("intake", "/api/v1/actions", False),
+        ("keyed", "/api/v1/actions", True),
+    ]
+    for _, path, keyed in series:  # warm-up
+        await drive(connections, path, bodies[:200], token, keyed)
+    rates = {name: [] for name, _, _ in series}
+    for round_ in range(args.rounds):
+        # Alternate the order, so that drift in a shared machine's load favours neither side.
+        for name, path, keyed in series if round_ % 2 == 0 else reversed(series):
+            rates[name].append(await drive(connections, path, bodies, token, keyed))
+        bare, intake, keyed = (rates[name][-1] for name in ("bare", "intake", "keyed"))
+        print(
+            f"round {round_ + 1}: bare {bare:5.0f} req/s  intake {intake:5.0f} req/s (ratio {intake / bare:.2f})  "
+            f"with Idempotency-Key {keyed:5.0f} req/s (ratio {keyed / bare:.2f})",
+            flush=True,
+        )
+    for connection in connections:
+        connection.close()
+    return rates
 
 
 def main():
@@ -103,49 +137,37 @@ def main():
         env=env,
         start_new_session=True,
     )
-    base = f"http://127.0.0.1:{port}"
     try:
         for _ in range(200):
             try:
-                httpx.get(f"{base}/healthz")
+                httpx.get(f"http://127.0.0.1:{port}/healthz")
                 break
             except httpx.HTTPError:
                 time.sleep(0.1)
-        rng = random.Random(7)
-        bodies = [json.dumps(demo.proposal(rng, i)).encode() for i in range(args.requests)]
-        drive(port, "/bench/bare", bodies[:200], token, args.concurrency, False)  # warm-up
-        drive(port, "/api/v1/actions", bodies[:200], token, args.concurrency, True)
-        rates = {"bare": [], "intake": [], "keyed": []}
-        series = [
-            ("bare", "/bench/bare", False),
-            ("intake", "/api/v1/actions", False),
-            ("keyed", "/api/v1/actions", True),
-        ]
-        for round_ in range(args.rounds):
-            # Alternate the order, so that drift in a shared machine's load favours neither side.
-            for name, path, keyed in series if round_ % 2 == 0 else reversed(series):
-                rates[name].append(drive(port, path, bodies, token, args.concurrency, keyed))
-            bare, intake, keyed = (rates[name][-1] for name in ("bare", "intake", "keyed"))
-            print(
-                f"round {round_ + 1}: bare {bare:5.0f} req/s  intake {intake:5.0f} req/s (ratio {intake / bare:.2f})  "
-                f"with Idempotency-Key {keyed:5.0f} req/s (ratio {keyed / bare:.2f})",
-                flush=True,
-            )
+        workers = worker_pids(server.pid, port)
+        rates = asyncio.run(measure(port, workers, token, args))
     finally:
         os.killpg(server.pid, signal.SIGTERM)
         server.wait(timeout=30)
 
+    def ratios(name):
+        return [r / b for r, b in zip(rates[name], rates["bare"], strict=True)]
+
     def median_ratio(name):
-        return statistics.median(r / b for r, b in zip(rates[name], rates["bare"], strict=True))
+        return statistics.median(ratios(name))
+
+    def quartiles(name):
+        low, _, high = statistics.quantiles(ratios(name), n=4) if len(rates[name]) > 1 else [ratios(name)[0]] * 3
+        return f"(rounds' quartiles {low:.2f}–{high:.2f})"
 
     print(f"\nbare single-INSERT view:            median {statistics.median(rates['bare']):5.0f} req/s")
     print(f"POST /api/v1/actions:               median {statistics.median(rates['intake']):5.0f} req/s")
     print(f"POST /api/v1/actions + Idem.-Key:   median {statistics.median(rates['keyed']):5.0f} req/s")
-    print(f"ratio intake/bare:                  median {median_ratio('intake'):.2f}  (goal >= 0.50)")
-    print(f"ratio intake with key/bare:         median {median_ratio('keyed'):.2f}")
+    print(f"ratio intake/bare:                  median {median_ratio('intake'):.2f} {quartiles('intake')} goal >= 0.50")
+    print(f"ratio intake with key/bare:         median {median_ratio('keyed'):.2f} {quartiles('keyed')}")
     print(
-        f"setup: uvicorn --workers {args.workers}, {args.concurrency} concurrent keep-alive clients, "
-        f"{args.requests} requests per series per round, {args.rounds} rounds, PostgreSQL"
+        f"setup: uvicorn --workers {args.workers}, {args.concurrency} concurrent keep-alive clients spread evenly "
+        f"over the workers, {args.requests} requests per series per round, {args.rounds} rounds, PostgreSQL"
     )
 
 
