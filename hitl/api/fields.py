@@ -65,11 +65,11 @@ class InputSerializer(NoUnknownFieldsMixin, serializers.Serializer):
     declared fields.
 
     DRF deep-copies the declared fields for every instance, and a field's deepcopy runs its
-    __init__ again, validators and all: half a millisecond of each submit. For a field that holds
-    no other field a shallow copy does as well: the copy is bound (name, parent) on its own, and
-    gets its own list of validators and dict of error messages, so a change to one instance's
-    field reaches no other. Fields holding fields (nested serializers, ListField, DictField) are
-    still deep-copied.
+    __init__ again, validators and all: half a millisecond of each submit. A copy of the field's
+    state does as well: the copy is bound (name, parent) on its own, and gets its own list of
+    validators, dict of error messages and, for a field holding a field (a ListField's child), a
+    copy of that field bound to it; a nested serializer binds copies of its own fields when first
+    used. So a change to one instance's field reaches no other.
     """
 
     def get_fields(self):
@@ -77,9 +77,15 @@ class InputSerializer(NoUnknownFieldsMixin, serializers.Serializer):
 
 
 def _copied(field):
-    if isinstance(field, serializers.BaseSerializer) or hasattr(field, "child") or hasattr(field, "child_relation"):
+    """An unbound copy of declared `field`, as DRF's deepcopy would make it."""
+    if hasattr(field, "child_relation"):  # a related field's many=True wrapper: DRF's own copy
         return copy.deepcopy(field)
-    clone = copy.copy(field)
+    clone = object.__new__(type(field))
+    clone.__dict__.update(field.__dict__)
+    clone.__dict__.pop("fields", None)  # a nested serializer's fields, when the declared one built them
     clone.validators = list(field.validators)
     clone.error_messages = dict(field.error_messages)
+    if getattr(field, "child", None) is not None:
+        clone.child = _copied(field.child)
+        clone.child.parent = clone  # bound as the declared child was, but to the copy
     return clone
