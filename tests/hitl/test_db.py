@@ -8,6 +8,7 @@ from hitl.audit import audit_event
 from hitl.db import _statement, insert_rows, insert_together, update_rows
 from hitl.models import Action, AuditEvent
 from hitl.services import action_prepare
+from tests.conftest import submit_body
 
 
 @pytest.mark.django_db(transaction=True)
@@ -88,3 +89,33 @@ def test_insert_rows_inserts_every_row_in_one_statement(agent, email_type):
         ("warned", agent.pk, email_type.key, {"percent_of_sla": 50}),
         ("warned", agent.pk, email_type.key, {"percent_of_sla": 75}),
     ]
+
+
+def test_a_repeated_submit_statement_is_prepared_on_the_server_and_stores_the_same_rows(api):
+    """After five runs on a connection the submit's one statement is prepared: PostgreSQL parses
+    and plans it once. What it stores does not change."""
+    for i in range(7):
+        response = api.post("/api/v1/actions", submit_body(summary=f"submit {i}"), format="json")
+        assert response.status_code == 201
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT statement, generic_plans + custom_plans FROM pg_prepared_statements")
+        prepared = dict(cursor.fetchall())
+    runs = [
+        count for statement, count in prepared.items() if statement.startswith('WITH i0 AS (INSERT INTO "hitl_action"')
+    ]
+    assert runs and sum(runs) >= 1
+    stored = Action.objects.filter(summary__startswith="submit ").order_by("created_at")
+    assert [(a.summary, a.payload["to"], a.status) for a in stored] == [
+        (f"submit {i}", "jane@example.com", "pending") for i in range(7)
+    ]
+    assert AuditEvent.objects.filter(action__in=stored, event_type="submitted").count() == 7
+
+
+def test_prepared_statements_can_be_turned_off_for_a_transaction_pooler(monkeypatch):
+    from hitl.settings.base import database_config
+
+    url = "postgres://postgres@127.0.0.1:5432/hitl"
+    monkeypatch.delenv("DB_PREPARED_STATEMENTS", raising=False)
+    assert database_config(url)["OPTIONS"]["prepare_threshold"] == 5
+    monkeypatch.setenv("DB_PREPARED_STATEMENTS", "off")
+    assert database_config(url)["OPTIONS"]["prepare_threshold"] is None
