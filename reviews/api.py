@@ -4,9 +4,9 @@ from drf_spectacular.utils import extend_schema
 from rest_framework import serializers
 from rest_framework.authentication import SessionAuthentication
 from rest_framework.response import Response
-from rest_framework.views import APIView
 
 from hitl.api.auth import BearerTokenAuthentication, IsReviewer
+from hitl.api.base import APIView
 from hitl.api.fields import InputSerializer, JSONObjectField, StrictCharField
 from hitl.api.serializers import ActionOut, ErrorOut
 from hitl.api.views import parse

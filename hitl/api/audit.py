@@ -5,7 +5,6 @@ from drf_spectacular.utils import OpenApiParameter, extend_schema
 from rest_framework import permissions
 from rest_framework.authentication import BasicAuthentication, SessionAuthentication
 from rest_framework.negotiation import BaseContentNegotiation
-from rest_framework.views import APIView
 
 from ..audit_export import (
     DEFAULT_FORMAT,
@@ -19,6 +18,7 @@ from ..audit_export import (
 )
 from ..errors import Invalid
 from .auth import BearerTokenAuthentication
+from .base import APIView
 from .serializers import ErrorOut
 
 

@@ -1,18 +1,17 @@
 """The agent-facing API (v1). Thin views: parse, call one service, render ActionOut."""
 
-from adrf.views import APIView as AsyncAPIView
 from django.conf import settings
 from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import OpenApiParameter, extend_schema
 from rest_framework import status
 from rest_framework.response import Response
-from rest_framework.views import APIView
 
 from .. import idempotency, services, wakeups
 from ..errors import Invalid, NotFound
 from ..selectors import action_aget_for_agent
 from ..states import Status
 from .auth import IsAgent
+from .base import APIView, AsyncAPIView
 from .serializers import ActionOut, ActionOutcomeIn, ActionSubmitIn, ErrorOut, PreviewOut
 
 ERRORS = {400: ErrorOut, 401: ErrorOut, 404: ErrorOut, 409: ErrorOut}
