@@ -97,7 +97,7 @@ def _socket_inode(port: int, *, remote_port: int | None = None, state: str | Non
         for line in table.readlines()[1:]:
             fields = line.split()
             local, remote = (int(address.rsplit(":", 1)[1], 16) for address in fields[1:3])
-            if local == port and (remote_port is None or remote == remote_port) and (state in (None, fields[3])):
+            if local == port and remote_port in (None, remote) and state in (None, fields[3]):
                 return fields[9]
     return None
 

@@ -12,8 +12,8 @@ class RenderedInView:
     status, headers, cookies and body.
 
     Under ASGI, Django renders a response that has a render() (every DRF Response) on one more
-    trip to a worker thread after the view has returned. For a submit that trip cost a tenth of
-    the throughput (bench/intake.py). Rendered here, in the view's own thread, or on the event
+    trip to a worker thread after the view has returned. For a submit that trip cost 8 % of its
+    throughput (bench/intake.py). Rendered here, in the view's own thread, or on the event
     loop for an async view, the response needs no trip. Negotiation and renderers stay DRF's.
     """
 
