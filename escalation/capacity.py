@@ -1,5 +1,6 @@
-"""Expertise capacity: new items of a group at its daily capacity, or with no active member,
-overflow to the group's fallback (audited), so no expert group becomes the bottleneck.
+"""Expertise capacity: new items of a group at its daily capacity, or with fewer active members
+than the approvals they need, overflow to the group's fallback (audited), so no expert group
+becomes the bottleneck and no item waits for approvals nobody can give.
 
 Applied by the SLA sweep when it first announces an item (within one sweep interval of routing),
 which keeps intake free of load queries. Two queries per batch, whatever its size.
@@ -39,10 +40,11 @@ def overflow_new_items(actions: list[Action], now: datetime) -> list[AuditEvent]
     events = []
     for action in new:
         group, hops = groups.get(action.reviewer_group), 0
-        while group is not None and _unavailable(group, load) and group.fallback_id and hops < MAX_HOPS:
+        needed = action.approvals_required
+        while group is not None and _unavailable(group, load, needed) and group.fallback_id and hops < MAX_HOPS:
             group, hops = groups.get(group.fallback.key), hops + 1
         if group is not None and group.key != action.reviewer_group:
-            before = {"group": action.reviewer_group, "why": _why(groups[action.reviewer_group], load)}
+            before = {"group": action.reviewer_group, "why": _why(groups[action.reviewer_group], load, needed)}
             action.reviewer_group = group.key
             events.append(
                 audit_event(event_type=Type.OVERFLOWED, action=action, before=before, after={"group": group.key})
@@ -52,9 +54,16 @@ def overflow_new_items(actions: list[Action], now: datetime) -> list[AuditEvent]
     return events
 
 
-def _unavailable(group: ReviewerGroup, load: dict) -> bool:
-    return group.active == 0 or (group.daily_capacity is not None and load.get(group.key, 0) >= group.daily_capacity)
+def _unavailable(group: ReviewerGroup, load: dict, needed: int) -> bool:
+    """No active member, fewer than the approvals the item needs, or at its daily capacity."""
+    return group.active < max(needed, 1) or (
+        group.daily_capacity is not None and load.get(group.key, 0) >= group.daily_capacity
+    )
 
 
-def _why(group: ReviewerGroup, load: dict) -> str:
-    return "no active member" if group.active == 0 else f"at its daily capacity of {group.daily_capacity}"
+def _why(group: ReviewerGroup, load: dict, needed: int) -> str:
+    if group.active == 0:
+        return "no active member"
+    if group.active < needed:
+        return f"{group.active} active member(s), fewer than the {needed} approvals it needs"
+    return f"at its daily capacity of {group.daily_capacity}"

@@ -20,6 +20,7 @@ from .models import (
     Tier,
 )
 from .payloads import schema_problem
+from .policy import incomplete_routes, policy_current, policy_invalidate
 
 
 class ApiTokenInline(admin.TabularInline):
@@ -107,6 +108,8 @@ class PolicyAdmin(admin.ModelAdmin):
         before, after = form.policy_before, services.policy_snapshot_of(form.instance)
         if before != after:
             services.policy_changed(actor=request.user, subject=form.instance, before=before, after=after)
+            for problem in incomplete_routes():
+                self.message_user(request, problem, messages.WARNING)
 
     def delete_model(self, request, obj):
         before = services.policy_snapshot_of(obj)
@@ -142,6 +145,21 @@ class ActionTypeForm(KnownGroupForm):
                 raise forms.ValidationError(problem)
         return schema
 
+    def clean(self):
+        """A compliance-sensitive type always waits in tier3: its own reviewer group must be able
+        to give tier3's approvals, or nothing of this type could ever be approved by it."""
+        data = super().clean()
+        group = data.get("reviewer_group")
+        if group and data.get("compliance_sensitive"):
+            problem = group_too_small(group, "tier3")
+            if problem:
+                self.add_error(
+                    "reviewer_group",
+                    f"{problem} Every {data.get('key') or 'such'} action is compliance-sensitive, so tier3. Add "
+                    "members to the group, or leave this empty so that tier3's own group reviews them.",
+                )
+        return data
+
 
 @admin.register(ActionType)
 class ActionTypeAdmin(PolicyAdmin):
@@ -172,7 +190,27 @@ class RoutingSettingsAdmin(PolicyAdmin):
         return False
 
 
+def group_too_small(group: str, tier: str) -> str:
+    """Why `group` cannot give `tier`'s approvals (fewer active members), or ""."""
+    policy_invalidate()  # the members and approvals as they are now
+    policy = policy_current()
+    members, needed = (policy.group_members or {}).get(group, 0), policy.tier_approvals.get(tier, 1)
+    if members >= needed:
+        return ""
+    return f"{group} has {members} active member{'' if members == 1 else 's'}; {tier} needs {needed} approvals."
+
+
 class PolicyRuleForm(KnownGroupForm):
+    def clean(self):
+        """A rule that sends actions to a group at a tier: the group must be able to give its approvals."""
+        data = super().clean()
+        group, tier = data.get("reviewer_group"), data.get("min_tier")
+        if group and tier:
+            problem = group_too_small(group, tier)
+            if problem:
+                self.add_error("reviewer_group", f"{problem} Add members to it, or pick another group.")
+        return data
+
     class Meta:
         model = PolicyRule
         fields = [

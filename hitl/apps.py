@@ -6,8 +6,10 @@ class HitlConfig(AppConfig):
     verbose_name = "Agents and actions"
 
     def ready(self):
+        from django.core.checks import register
         from django.db.models.signals import post_delete, post_save
 
+        from .checks import route_completion_check
         from .models import ActionType, ExpertiseRoute, PolicyRule, RoutingSettings
         from .policy import policy_invalidate
 
@@ -15,3 +17,4 @@ class HitlConfig(AppConfig):
         for model in (ActionType, RoutingSettings, PolicyRule, ExpertiseRoute):
             post_save.connect(policy_invalidate, sender=model, dispatch_uid=f"policy-save-{model.__name__}")
             post_delete.connect(policy_invalidate, sender=model, dispatch_uid=f"policy-delete-{model.__name__}")
+        register(route_completion_check)  # every route can be completed: enough reviewers for its approvals

@@ -20,7 +20,8 @@ from django.utils import timezone
 from .errors import Conflict, Invalid, Unprocessable
 from .models import Action, Agent, IdempotencyKey
 
-_KEY = re.compile(r"^[\x21-\x7e]{1,255}$")
+KEY_PATTERN = r"^[\x21-\x7e]{1,255}$"  # 1 to 255 printable ASCII characters, no spaces
+_KEY = re.compile(KEY_PATTERN)
 
 
 def request_hash(body) -> str:

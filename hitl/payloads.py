@@ -1,5 +1,6 @@
 """Payload validation against an action type's JSON Schema (draft 2020-12)."""
 
+import hashlib
 import json
 from functools import lru_cache
 
@@ -36,3 +37,13 @@ def payload_errors(schema, payload) -> list[str]:
         schema_path = "/".join(str(part) for part in error.schema_path)
         messages.append(f"{where}: {error.message} (schema: {schema_path})")
     return messages
+
+
+def canonical_json(value) -> str:
+    """The one serialisation a payload is hashed in: sorted keys, no spaces, UTF-8 as is."""
+    return json.dumps(value, sort_keys=True, separators=(",", ":"), ensure_ascii=False)
+
+
+def payload_digest(payload) -> str:
+    """SHA-256 (hex) of the canonical JSON of `payload`: what an approval is an approval of."""
+    return hashlib.sha256(canonical_json(payload).encode()).hexdigest()

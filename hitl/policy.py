@@ -6,6 +6,7 @@ a restart and without a query per submitted action.
 """
 
 import time
+from collections.abc import Callable
 from dataclasses import dataclass
 
 from django.conf import settings
@@ -25,6 +26,14 @@ class Snapshot:
 
 
 _snapshot: Snapshot | None = None
+_sources: list[Callable[[], dict]] = []
+
+
+def policy_source(read: Callable[[], dict]) -> Callable[[], dict]:
+    """Register what a feature app adds to the policy: `read()` returns Policy fields (for example
+    the reviewer groups' active members), read with the rest on every load."""
+    _sources.append(read)
+    return read
 
 
 def policy_snapshot() -> Snapshot:
@@ -66,6 +75,9 @@ def _load() -> Snapshot:
     )
     expertise = list(ExpertiseRoute.objects.select_related("action_type"))
     chains = escalation_chains()
+    contributed = {}
+    for read in _sources:
+        contributed.update(read())
     _snapshot = Snapshot(
         action_types={t.key: t for t in ActionType.objects.filter(is_active=True)},
         policy=Policy(
@@ -82,7 +94,53 @@ def _load() -> Snapshot:
             tier_groups={tier: chain[0]["group"] for tier, chain in chains.items()} or dict(settings.HITL_TIER_GROUPS),
             tier_approvals=knobs.tier_approvals(),
             escalation_chains=chains,
+            **contributed,
         ),
         loaded_at=time.monotonic(),
     )
     return _snapshot
+
+
+def incomplete_routes() -> list[str]:
+    """Where the policy would send actions to a reviewer group with fewer active members than the
+    approvals they need: each tier's own group, and each group an action type, the expertise
+    table or a policy rule names (for the tiers its actions can reach). Routing sends the latter
+    elsewhere (hitl.routing); the former would wait for nobody until they expire."""
+    snapshot = _load()
+    policy = snapshot.policy
+    members = policy.group_members
+    if members is None:
+        return []
+    problems = []
+    for tier, group in policy.tier_groups.items():
+        needed, have = policy.tier_approvals.get(tier, 1), members.get(group, 0)
+        if have < needed:
+            problems.append(
+                f"{tier}'s reviewer group {group} has {have} active member(s) and {tier} needs {needed} "
+                f"approval(s): its actions wait for nobody and expire. Add members to {group}."
+            )
+    all_tiers = tuple(policy.tier_groups)
+    named = [
+        (t.reviewer_group, f"action type {t.key}", ("tier3",) if t.compliance_sensitive else all_tiers)
+        for t in snapshot.action_types.values()
+    ]
+    named += [(g, f"the expertise route for {key}", all_tiers) for key, g in policy.expertise_by_type.items()]
+    named += [(g, f"the expertise route for domain {d}", all_tiers) for d, g in policy.expertise_by_domain.items()]
+    named += [
+        (
+            r.reviewer_group,
+            f"policy rule {r.name}",
+            all_tiers[all_tiers.index(r.min_tier) :] if r.min_tier else all_tiers,
+        )
+        for r in policy.rules
+    ]
+    for group, where, tiers in named:
+        if not group:
+            continue
+        short = [tier for tier in tiers if members.get(group, 0) < policy.tier_approvals.get(tier, 1)]
+        if short:
+            problems.append(
+                f"{where} names {group}, which has {members.get(group, 0)} active member(s): its {', '.join(short)} "
+                "actions need more approvals than that, so routing sends them to a fallback or the tier's group."
+            )
+    return problems

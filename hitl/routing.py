@@ -34,6 +34,9 @@ class RiskFacts:
     type_reviewer_group: str = ""
     novel_type: bool = False  # the first time this agent proposes this action type
     novel_domain: bool = False  # the first time this agent acts in this domain
+    # What the agent declared, when the type's floor raised it (irreversible or compliance_risk above).
+    declared_irreversible: bool | None = None
+    declared_compliance_risk: bool | None = None
 
 
 @dataclass(frozen=True)
@@ -75,6 +78,10 @@ class Policy:
     tier_groups: dict = field(default_factory=lambda: {"tier1": "team", "tier2": "lead", "tier3": "executive"})
     tier_approvals: dict = field(default_factory=lambda: {"tier1": 1, "tier2": 1, "tier3": 2})  # four-eyes
     escalation_chains: dict = field(default_factory=dict)  # tier -> the SLA steps from it on (escalation app)
+    # Reviewer groups (reviews app): active members per group (None: not known, nothing checked),
+    # and where each overflows to. A group that cannot give a route's approvals does not get it.
+    group_members: dict | None = None
+    group_fallbacks: dict = field(default_factory=dict)
 
 
 @dataclass(frozen=True)
@@ -127,16 +134,26 @@ def route(facts: RiskFacts, policy: Policy) -> Route:
         if TIER_ORDER[tier] > TIER_ORDER[floor]:
             floor = tier
 
+    for flag, declared in (("irreversible", facts.declared_irreversible),
+                           ("compliance_risk", facts.declared_compliance_risk)):  # fmt: skip
+        if declared is False and getattr(facts, flag):
+            reasons.append(
+                Reason(
+                    f"{flag}_raised",
+                    f"declared {flag}: false, but every {facts.action_type} action is {flag.replace('_', ' ')}",
+                )
+            )
     if facts.compliance_risk:
-        demand("compliance_risk", "compliance exposure: an executive reviews it first", tier="tier3")
-    rule_reviews, rule_group = False, ""  # admin rules: hard overrides, in priority order
+        demand("compliance_risk", "compliance exposure: tier3", tier="tier3")
+    rule_reviews, rule_group, rule_name = False, "", ""  # admin rules: hard overrides, in priority order
     for rule in policy.rules:
         if rule.matches(facts):
             demand(
                 "policy_rule", f"policy rule: {rule.name}", wait=rule.force_pattern == PRE_ACTION, tier=rule.min_tier
             )
             rule_reviews = rule_reviews or bool(rule.force_pattern or rule.min_tier)
-            rule_group = rule_group or rule.reviewer_group
+            if rule.reviewer_group and not rule_group:
+                rule_group, rule_name = rule.reviewer_group, rule.name
     if band == "expert_review":
         demand(
             "confidence_interrupt",
@@ -184,12 +201,45 @@ def route(facts: RiskFacts, policy: Policy) -> Route:
                     "below_threshold", f"confidence {c:.2f} is below threshold {threshold:.2f}: reviewed after it runs"
                 )
             )
-    group = (
-        rule_group
-        or facts.type_reviewer_group
-        or policy.expertise_by_type.get(facts.action_type)
-        or policy.expertise_by_domain.get(facts.domain)
-        or policy.tier_groups[tier]
-    )
     approvals = policy.tier_approvals.get(tier, 1) if pattern == PRE_ACTION else 1
+    group, why = _reviewer_group(facts, policy, tier, approvals, rule_group, rule_name)
+    reasons.append(Reason("reviewer_group", f"reviewed by {group}: {why}"))
     return Route(pattern, tier, group, threshold, tuple(reasons), policy.version, approvals)
+
+
+def _reviewer_group(facts: RiskFacts, policy: Policy, tier: str, approvals: int, rule_group: str, rule_name: str):
+    """The group that reviews the action, and why: the first named by a policy rule, the action
+    type, the expertise table or the tier; unless it has fewer active members than the approvals
+    the route needs, when the first of its fallbacks, or else the tier's group, that has enough
+    does. When none has, the tier's group: the action waits (and expires) rather than run."""
+    named = [
+        (rule_group, f"policy rule {rule_name} names it"),
+        (facts.type_reviewer_group, f"the reviewer group of {facts.action_type}"),
+        (policy.expertise_by_type.get(facts.action_type), f"the expertise group for {facts.action_type}"),
+        (policy.expertise_by_domain.get(facts.domain), f"the expertise group for {facts.domain or 'its domain'}"),
+        (policy.tier_groups[tier], f"{tier}'s reviewer group"),
+    ]
+    group, why = next((group, why) for group, why in named if group)
+    members = policy.group_members
+    if members is None or members.get(group, 0) >= approvals:
+        return group, why
+    # Reasons name no group but the one that reviews it: the others by their role.
+    short = f"{why} has {_people(members.get(group, 0))}, fewer than the {_approvals(approvals)} {tier} needs"
+    candidates, seen, step = [], {group}, policy.group_fallbacks.get(group)
+    while step and step not in seen:
+        candidates.append(step)
+        seen.add(step)
+        step = policy.group_fallbacks.get(step)
+    candidates.append(policy.tier_groups[tier])
+    able = next((c for c in candidates if members.get(c, 0) >= approvals), None)
+    if able is None:
+        return policy.tier_groups[tier], f"{short}, and no group it may go to has enough: it waits for members"
+    return able, f"{short}"
+
+
+def _people(n: int) -> str:
+    return f"{n} active member{'' if n == 1 else 's'}"
+
+
+def _approvals(n: int) -> str:
+    return f"{n} approval{'' if n == 1 else 's'}"

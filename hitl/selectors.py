@@ -63,8 +63,16 @@ async def action_aget_for_agent(*, agent: Agent, action_id) -> Action | None:
     return await _actions().filter(pk=action_id, agent=agent).afirst()
 
 
-def actions_recent(limit: int = 50):
-    return _actions().order_by("-created_at")[:limit]
+def actions_recent(limit: int = 50, *, visible=None):
+    """The newest actions, only those matching `visible` (a Q: what the viewer may open) when given."""
+    rows = _actions()
+    if visible is not None:
+        rows = rows.filter(visible)
+    return rows.order_by("-created_at")[:limit]
+
+
+def agent_names(limit: int = 200) -> list[str]:
+    return list(Agent.objects.filter(is_active=True).order_by("name").values_list("name", flat=True)[:limit])
 
 
 _seen: set[tuple] = set()

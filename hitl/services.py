@@ -91,7 +91,9 @@ def action_prepare(
 
     Reads nothing but, until this process knows the agent's history with the type, its novelty.
     """
-    # The type's flags are floors: an agent may declare more risk than its type, never less.
+    # The type's flags are floors: an agent may declare more risk than its type, never less (and
+    # the route's reasons say when its declaration was raised).
+    declared_irreversible, declared_compliance_risk = irreversible, compliance_risk
     irreversible = action_type.irreversible or bool(irreversible)
     compliance_risk = action_type.compliance_sensitive or bool(compliance_risk)
     entity = entity or {}
@@ -110,6 +112,8 @@ def action_prepare(
             type_reviewer_group=action_type.reviewer_group,
             novel_type=novel_type,
             novel_domain=novel_domain,
+            declared_irreversible=declared_irreversible,
+            declared_compliance_risk=declared_compliance_risk,
         ),
         policy,
     )
@@ -169,8 +173,7 @@ def action_create(*, action: Action) -> Action:
         after={"status": action.status, "route": action.route_pattern, "tier": action.route_tier},
     )
     insert_together(action, submitted)
-    if action.reviewer_group:
-        realtime.broadcast_action_on_commit(action.pk)
+    realtime.broadcast_action_on_commit(action.pk)  # a queue row, or a line of the activity page
     transaction.on_commit(partial(novelty_remember, agent=action.agent, action_type=action.action_type))
     return action
 

@@ -1,12 +1,17 @@
 from django.contrib import admin
 from django.contrib.auth import views as auth_views
-from django.urls import include, path
+from django.urls import include, path, re_path
+from django.views.decorators.csrf import csrf_exempt
+from django.views.generic import RedirectView
 from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerView
+
+from reviews import views as review_views
 
 from . import audit_views, views
 
 urlpatterns = [
-    path("", views.home, name="home"),
+    path("", review_views.landing, name="landing"),
+    path("activity/", review_views.activity, name="activity"),
     path("healthz", views.healthz, name="healthz"),
     path("accounts/login/", auth_views.LoginView.as_view(), name="login"),
     path("accounts/logout/", auth_views.LogoutView.as_view(), name="logout"),
@@ -17,6 +22,12 @@ urlpatterns = [
     path("api/v1/", include("hitl.api.urls")),
     path("api/schema/", SpectacularAPIView.as_view(), name="schema"),
     path("api/docs/", SpectacularSwaggerView.as_view(url_name="schema"), name="api-docs"),
+    # Everything else under /api/ answers the JSON error shape, with DEBUG on too (where handler404
+    # is not used): an unknown path, an id that is not a UUID. The catch-all makes every /api/ path
+    # valid, so APPEND_SLASH no longer adds the docs' slash: these redirects do.
+    path("api/schema", RedirectView.as_view(pattern_name="schema", query_string=True, permanent=True)),
+    path("api/docs", RedirectView.as_view(pattern_name="api-docs", permanent=True)),
+    re_path(r"^api/", csrf_exempt(views.not_found)),
 ]
 
 handler404 = "hitl.views.not_found"

@@ -1,16 +1,5 @@
-from django.contrib.auth.decorators import login_required
 from django.http import JsonResponse
-from django.shortcuts import render
 from django.views import defaults
-
-from .selectors import actions_recent
-
-
-@login_required
-def home(request):
-    """The latest actions, refreshed by htmx polling the partial."""
-    template = "hitl/_actions.html" if request.htmx else "hitl/home.html"
-    return render(request, template, {"actions": actions_recent(50)})
 
 
 def healthz(request):
@@ -18,7 +7,7 @@ def healthz(request):
 
 
 def not_found(request, exception=None):
-    """JSON for API clients, the usual page for people."""
+    """JSON for API clients, the product's page for people."""
     if request.path.startswith("/api/"):
         return JsonResponse({"error": "not_found", "message": f"Nothing at {request.path}."}, status=404)
     return defaults.page_not_found(request, exception)

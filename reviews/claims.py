@@ -9,6 +9,7 @@ from django.conf import settings
 from django.contrib.auth import get_user_model
 from django.db import transaction
 from django.db.models import Exists, OuterRef
+from django.urls import reverse
 from django.utils import timezone
 
 from hitl.audit import Type, audit_lock, audit_record
@@ -73,6 +74,26 @@ def check_not_held_by_other(*, action: Action, reviewer) -> None:
         )
 
 
+def claim_for_decision(*, reviewer, action: Action) -> None:
+    """A decision goes through the claim: refused, naming the holder, while another reviewer holds
+    `action`; an unclaimed one is claimed for the decider (audited), which the decision then ends.
+    Caller holds the lock on `action`. No WIP cap: the claim lasts as long as the transaction."""
+    check_not_held_by_other(action=action, reviewer=reviewer)
+    now = timezone.now()
+    if Claim.objects.filter(action=action, holder=reviewer, expires_at__gt=now).exists():
+        return
+    Claim.objects.update_or_create(
+        action=action, defaults={"holder": reviewer, "claimed_at": now, "expires_at": now + settings.HITL_CLAIM_LEASE}
+    )
+    audit_record(
+        event_type=Type.CLAIMED,
+        actor=reviewer,
+        action=action,
+        after={"holder": reviewer.get_username()},
+        data={"reason": "claimed to decide"},
+    )
+
+
 def claim_take(*, reviewer, action_id) -> Claim:
     """Claim (or renew) a pending action. Refused, naming the holder, while someone else holds it."""
     with transaction.atomic():
@@ -109,9 +130,18 @@ def claim_take_over(*, lead, action_id) -> Claim:
         action = _locked_pending(scope=scope, action_id=action_id)
         if action.route_tier not in scope.lower_tiers and not scope.everything:
             raise NotFound("Only a reviewer senior to this action's tier can take it over.")
-        current = Claim.objects.select_related("holder").filter(action=action).first()
+        current = Claim.objects.select_related("holder").filter(action=action, expires_at__gt=timezone.now()).first()
         before = {"holder": current.holder.get_username()} if current else None
-        return _hold(reviewer=lead, scope=scope, action=action, event=Type.TAKEN_OVER, before=before)
+        claim = _hold(reviewer=lead, scope=scope, action=action, event=Type.TAKEN_OVER, before=before)
+        if current is not None and current.holder_id != lead.pk:
+            realtime.broadcast_notice_on_commit(
+                [current.holder_id],
+                f"{lead.get_username()} took over “{action.summary}” from you.",
+                reverse("reviews:detail", args=[action.pk]),
+                action_id=action.pk,
+                reload=True,
+            )
+        return claim
 
 
 def _held_by_other(*, action: Action, reviewer, now) -> Claim | None:

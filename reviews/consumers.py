@@ -17,6 +17,7 @@ class QueueConsumer(AsyncWebsocketConsumer):
         if user is None or not user.is_authenticated:
             await self.close(code=UNAUTHORISED)
             return
+        self.user_id = user.pk
         self.reviewer_scope = await database_sync_to_async(reviewer_scope)(user)
         await self.channel_layer.group_add(realtime.QUEUE, self.channel_name)
         await self.accept()
@@ -32,6 +33,6 @@ class QueueConsumer(AsyncWebsocketConsumer):
 
     async def queue_toasts(self, batch):
         for toast in batch["items"]:
-            message = realtime.toast_for(toast, self.reviewer_scope)
+            message = realtime.toast_for(toast, self.reviewer_scope, self.user_id)
             if message is not None:
                 await self.send(text_data=json.dumps(message))

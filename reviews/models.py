@@ -79,8 +79,9 @@ class RejectReason(models.Model):
 
 
 class Verdict(models.Model):
-    """One reviewer's verdict on one action. Several approvals may be needed (four-eyes); the
-    same reviewer gives at most one verdict per action."""
+    """One reviewer's verdict on one action. Several approvals may be needed (four-eyes): each
+    approval is of one exact payload (its SHA-256), and only approvals of the payload that runs
+    count, so a reviewer approves a given payload at most once."""
 
     class Kind(models.TextChoices):
         APPROVE = "approve"
@@ -97,6 +98,11 @@ class Verdict(models.Model):
     patch = models.JSONField(
         null=True, blank=True, help_text="The edit as a JSON Patch (RFC 6902) against the original."
     )
+    payload_sha256 = models.CharField(
+        max_length=64,
+        blank=True,
+        help_text="SHA-256 of the canonical JSON of the payload the reviewer saw and approved (or rejected).",
+    )
     reason = models.ForeignKey(RejectReason, null=True, blank=True, on_delete=models.PROTECT, related_name="+")
     comment = models.TextField(blank=True)
     time_to_decision = models.DurationField(help_text="From submission to this verdict.")
@@ -104,7 +110,13 @@ class Verdict(models.Model):
 
     class Meta:
         ordering = ["id"]
-        constraints = [models.UniqueConstraint(fields=["action", "reviewer"], name="verdict_once_per_reviewer")]
+        constraints = [
+            models.UniqueConstraint(
+                fields=["action", "reviewer", "payload_sha256"],
+                condition=models.Q(kind__in=["approve", "modify"]),
+                name="verdict_approves_a_payload_once",
+            )
+        ]
 
     def __str__(self):
         return f"{self.reviewer} {self.kind} {self.action_id}"

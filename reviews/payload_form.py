@@ -48,19 +48,28 @@ def _kind(schema: dict, value) -> str:
         return "enum"
     kind = schema.get("type")
     if kind == "string":
-        long = schema.get("maxLength", 0) > 200 or (isinstance(value, str) and (len(value) > 80 or "\n" in value))
-        return "text" if long else "string"
+        return "text" if _long_text(schema, value) else "string"
     if kind in ("number", "integer", "boolean"):
         return kind
     if kind == "object" and "properties" in schema:
         return "object"
     if kind == "array" and isinstance(schema.get("items"), dict):
         item_kind = _kind(schema["items"], None)
-        if item_kind in ("string", "number", "integer"):
+        if item_kind in ("string", "text", "number", "integer"):
             return "lines"
         if item_kind == "object":
             return "items"
     return "json"
+
+
+def _long_text(schema: dict, value) -> bool:
+    """A string edits in a textarea when its schema allows long text (no maxLength, or one over
+    200, and no format or pattern such as an email address) or its value is long already."""
+    if isinstance(value, str) and (len(value) > 80 or "\n" in value):
+        return True
+    if "format" in schema or "pattern" in schema:
+        return False
+    return schema.get("maxLength", 201) > 200
 
 
 def build(schema: dict | None, value, *, name: str = ROOT, label: str = "payload", required=False) -> Field:
@@ -107,6 +116,21 @@ def parse(schema: dict | None, data, base) -> tuple[Any, dict[str, str]]:
     errors: dict[str, str] = {}
     value = _parse(schema or {}, data, base, ROOT, errors, root=True)
     return ({} if value is MISSING else value), errors
+
+
+def from_form(schema: dict | None, data, base) -> tuple[Any, dict[str, str]]:
+    """The payload a submitted edit form describes, from its fields, or from its JSON editor when
+    the reviewer chose it (`payload_mode` "json"); and the errors by field."""
+    if data.get("payload_mode") != "json":
+        return parse(schema, data, base)
+    try:
+        payload = json.loads(data.get("payload_json", ""))
+    except json.JSONDecodeError as exc:
+        where = f"line {exc.lineno}, column {exc.colno}"
+        return base, {"payload_json": f"The edited JSON is not valid: {exc.msg} ({where})."}
+    if not isinstance(payload, dict):
+        return base, {"payload_json": "The payload must be a JSON object."}
+    return payload, {}
 
 
 def _path(name: str) -> str:
@@ -203,12 +227,41 @@ def _scalar(kind: str, raw: str):
     return number
 
 
+VERBS = {"add": "Added", "remove": "Removed", "replace": "Changed", "move": "Moved", "copy": "Copied"}
+
+
 @dataclass(frozen=True)
 class Change:
     op: str
     path: str
     before: Any
     after: Any
+
+    @property
+    def label(self) -> str:
+        """The changed field in words: "/items/1/unit_price" → "Items #2 › Unit price"."""
+        return field_label(self.path)
+
+    @property
+    def verb(self) -> str:
+        return VERBS.get(self.op, self.op)
+
+
+def field_label(path: str) -> str:
+    """A JSON Pointer ("/items/1/sku") or JSON path ("$.items.1.sku") in words: "Items #2 › Sku"."""
+    if path.startswith("$"):
+        parts = [part for part in path[1:].split(".") if part]
+    else:
+        parts = [part.replace("~1", "/").replace("~0", "~") for part in path.split("/")[1:]]
+    words = []
+    for part in parts:
+        if part.isdigit():
+            words.append(f"#{int(part) + 1}")
+        elif part == "-":
+            words.append("(new item)")
+        else:
+            words.append(part.replace("_", " ").capitalize())
+    return " › ".join(words).replace(" › #", " #") or "The whole payload"
 
 
 def changes(original, edited) -> list[Change]:

@@ -21,7 +21,7 @@ from django.utils import timezone
 from hitl import pubsub
 from hitl.models import Action
 
-from .selectors import ReviewerScope, queue_tab_of
+from .selectors import ReviewerScope, queue_tab_of, with_approvals
 
 QUEUE = "reviews.queue"  # every reviewer socket joins it
 _RENDERED_KEPT = 256
@@ -53,12 +53,14 @@ def latest_hints(batch: dict) -> list[dict]:
 
 
 async def row_for(hint: dict, scope: ReviewerScope) -> dict | None:
-    """What one reviewer's page is sent for a hint: the row, that it must go, or nothing when the
-    reviewer may not see the action."""
+    """What one reviewer's page is sent for a hint: the row, that it must go (it left their queue,
+    or they approved the payload it waits with), or nothing when the reviewer may not see it."""
     row = await _row(hint["id"], hint["stamp"])
-    if row.get("group") is not None and scope.covers_route(group=row["group"], tier=row["tier"]):
-        return row
-    return None
+    if row.get("group") is None or not scope.covers_route(group=row["group"], tier=row["tier"]):
+        return None
+    if scope.user_id in row.get("approved_by", ()):
+        return {"op": "remove", "id": row["id"], "version": row["version"]}
+    return row
 
 
 def _row(action_id: str, stamp: int) -> asyncio.Future:
@@ -79,16 +81,29 @@ def row_message(action_id) -> dict:
         return {"op": "remove", "id": str(action_id), "group": None}
     tab = queue_tab_of(action, now)
     if not tab:
-        return {"op": "remove", "id": str(action_id), "group": action.reviewer_group, "tier": action.route_tier}
+        return {
+            "op": "remove",
+            "id": str(action_id),
+            "group": action.reviewer_group,
+            "tier": action.route_tier,
+            "version": action.version,
+        }
+    with_approvals([action])
+    claim = getattr(action, "claim", None)
     return {
         "op": "upsert",
         "id": str(action.pk),
+        "version": action.version,
         "tab": tab,
         "due": action.due_at.isoformat(),
+        "created": action.created_at.isoformat(),
+        "confidence": action.confidence,
         "tier": action.route_tier,
         "group": action.reviewer_group,
         "action_type": action.action_type.key,
         "agent": action.agent.name,
+        "holder": claim.holder_id if claim is not None and claim.expires_at > now else None,
+        "approved_by": [v.reviewer_id for v in action.approvals.approvers] if action.approvals else [],
         "html": render_to_string("reviews/_queue_row.html", {"action": action, "now": now}),
     }
 
@@ -99,8 +114,18 @@ def broadcast_toast_on_commit(group_key: str, text: str, url: str) -> None:
     transaction.on_commit(partial(pubsub.publish_batched, QUEUE, "queue.toasts", [item]))
 
 
-def toast_for(toast: dict, scope: ReviewerScope) -> dict | None:
-    """What one reviewer's page is sent for a toast: the toast when they are in its group."""
-    if toast["group"] in scope.groups:
-        return {"op": "toast", "text": toast["text"], "url": toast["url"]}
+def broadcast_notice_on_commit(user_ids, text: str, url: str, *, action_id=None, reload: bool = False) -> None:
+    """After commit, show these reviewers (by user id) a dismissable message linking to `url`;
+    with `reload`, their open page of action `action_id` shows it afresh."""
+    item = {"users": sorted(set(user_ids)), "text": text, "url": url, "action": str(action_id or ""), "reload": reload}
+    transaction.on_commit(partial(pubsub.publish_batched, QUEUE, "queue.toasts", [item]))
+
+
+def toast_for(toast: dict, scope: ReviewerScope, user_id) -> dict | None:
+    """What one reviewer's page is sent for a toast: the toast when it is for their group, or for them."""
+    if toast.get("group") in scope.groups or user_id in toast.get("users", ()):
+        message = {"op": "toast", "text": toast["text"], "url": toast["url"]}
+        if toast.get("action"):
+            message.update(action=toast["action"], reload=toast.get("reload", False))
+        return message
     return None

@@ -1,3 +1,4 @@
+import uuid
 from dataclasses import dataclass, replace
 from datetime import datetime
 
@@ -5,7 +6,9 @@ from django.conf import settings
 from django.db import connections
 from django.db.models import Count, Exists, OuterRef, Q, Value
 
+from hitl.audit_export import can_export
 from hitl.models import Action, Tier
+from hitl.payloads import payload_digest
 from hitl.policy import policy_current
 from hitl.states import Status
 
@@ -24,6 +27,7 @@ class ReviewerScope:
     groups: frozenset
     lower_tiers: frozenset
     wip_cap: int = DEFAULT_WIP_CAP  # actions the reviewer may hold at once
+    user_id: int | None = None
 
     def q(self) -> Q:
         if self.everything:
@@ -52,43 +56,98 @@ def reviewer_scope(user) -> ReviewerScope:
         if top is not None and group in rank_of and rank_of[group] < top
     }
     cap = max((g["wip_cap"] for g in mine), default=DEFAULT_WIP_CAP)
-    return ReviewerScope(user.is_superuser, frozenset(g["key"] for g in mine), frozenset(lower), cap)
+    return ReviewerScope(user.is_superuser, frozenset(g["key"] for g in mine), frozenset(lower), cap, user.pk)
 
 
-def reviewer_may_decide(*, user, action: Action) -> bool:
-    return reviewer_scope(user).covers(action)
+def user_roles(user) -> dict[str, bool]:
+    """What the person does here: reviews (in a reviewer group, or a superuser), audits (may
+    export the audit trail), administers (staff). One query for the groups, none when anonymous."""
+    if not user.is_authenticated:
+        return {"reviewer": False, "auditor": False, "admin": False}
+    return {
+        "reviewer": user.is_superuser or ReviewerGroup.members.through.objects.filter(user_id=user.pk).exists(),
+        "auditor": can_export(user),
+        "admin": user.is_staff,
+    }
+
+
+SORTS = {  # the queue's orders: the key read, its direction, and how a page cursor carries it
+    "due": ("due_at", False, datetime.fromisoformat),
+    "confidence": ("confidence", False, float),
+    "newest": ("created_at", True, datetime.fromisoformat),
+    "oldest": ("created_at", False, datetime.fromisoformat),
+}
 
 
 @dataclass(frozen=True)
 class QueueFilters:
+    """What a reviewer narrows their queue to. The agent matches by prefix ("demo" finds
+    "demo-agent"); `held` "me" keeps the actions the reviewer holds."""
+
     tier: str = ""
     group: str = ""
     action_type: str = ""
     agent: str = ""
+    held: str = ""
+    sort: str = "due"
 
-    def q(self) -> Q:
+    def q(self, scope: "ReviewerScope", now: datetime) -> Q:
         q = Q()
         for field, value in (
             ("route_tier", self.tier),
             ("reviewer_group", self.group),
             ("action_type__key", self.action_type),
-            ("agent__name", self.agent),
+            ("agent__name__startswith", self.agent),
         ):
             if value:
                 q &= Q(**{field: value})
+        if self.held == "me":
+            q &= Q(Exists(Claim.objects.filter(action=OuterRef("pk"), holder_id=scope.user_id, expires_at__gt=now)))
         return q
+
+    @property
+    def order(self) -> tuple[str, bool]:
+        key, descending, _ = SORTS.get(self.sort, SORTS["due"])
+        return key, descending
+
+    def cursor(self, action: Action) -> str:
+        key, _ = self.order
+        value = getattr(action, key)
+        text = value.isoformat() if isinstance(value, datetime) else repr(value)
+        return f"{text}|{action.pk}"
+
+    def parse_cursor(self, raw: str):
+        """(value, id) from a page cursor made by `cursor`; ValueError for a tampered one."""
+        value, _, action_id = raw.partition("|")
+        return SORTS.get(self.sort, SORTS["due"])[2](value), str(uuid.UUID(action_id))
 
 
 PRE, POST = "pre", "post"  # the queue's tabs: waiting for approval; ran, review window open
 
 
+def _approved_by(user_id) -> Exists:
+    """The reviewer's approval of the payload now waiting: one no later edit has replaced."""
+    later_edit = Verdict.objects.filter(
+        action=OuterRef(OuterRef("pk")), kind=Verdict.Kind.MODIFY, id__gt=OuterRef("id")
+    )
+    return Exists(
+        Verdict.objects.filter(
+            action=OuterRef("pk"), reviewer_id=user_id, kind__in=[Verdict.Kind.APPROVE, Verdict.Kind.MODIFY]
+        ).filter(~Exists(later_edit))
+    )
+
+
 def _open(scope: ReviewerScope, tab: str, now: datetime):
+    """What waits for the reviewer in `tab`: for approval, less what they approved already; or
+    ran, with its review window open and no verdict yet."""
     if tab == POST:
         rows = Action.objects.filter(status=Status.APPROVED, route_pattern="post_action", due_at__gt=now).filter(
             ~Exists(Verdict.objects.filter(action=OuterRef("pk")))
         )
     else:
         rows = Action.objects.filter(status=Status.PENDING, route_pattern="pre_action")
+        if scope.user_id is not None:
+            rows = rows.filter(~_approved_by(scope.user_id))
     return rows.filter(scope.q())
 
 
@@ -111,28 +170,34 @@ def queue_page(
     *,
     scope: ReviewerScope,
     filters: QueueFilters,
-    after: tuple[datetime, str] | None = None,
+    after: tuple | None = None,
     tab: str = PRE,
     now: datetime,
 ):
-    """Most urgent first (due_at, then id), one page, keyset-paginated after `after`.
+    """One page in the filters' order (most urgent first by default: due_at, then id),
+    keyset-paginated after `after` (the last row's sort value and id).
 
-    On PostgreSQL the pre-action tab is read part by part of the reviewer's scope (a tier below
-    theirs; one of their groups within one tier), each part a LIMITed scan of a partial index in
-    (due_at, id) order (see Action.Meta.indexes); the page is the first rows of their union. Its
-    cost follows the page size and the number of parts, not how many actions wait.
+    The pre-action tab is read part by part of the reviewer's scope (a tier below theirs; one of
+    their groups within one tier), each part a LIMITed scan in that order, which for the default
+    order is an index scan of a partial index in (due_at, id) order (see Action.Meta.indexes); the
+    page is the first rows of their union. Its cost follows the page size and the number of
+    parts, not how many actions wait. Each row carries its approvals (`with_approvals`).
     """
+    key, descending = filters.order
+    sign = "-" if descending else ""
 
     def ordered(rows):
-        rows = rows.filter(filters.q())
+        rows = rows.filter(filters.q(scope, now))
         if after is not None:
-            due_at, action_id = after
-            # The first condition bounds the index scan; the second skips the ties already shown.
-            rows = rows.filter(due_at__gte=due_at).filter(Q(due_at__gt=due_at) | Q(id__gt=action_id))
-        return rows.order_by("due_at", "id")
+            value, action_id = after
+            # The first condition bounds the scan; the second skips the ties already shown.
+            past, beyond, later_id = ("lte", "lt", "lt") if descending else ("gte", "gt", "gt")
+            rows = rows.filter(**{f"{key}__{past}": value}).filter(
+                Q(**{f"{key}__{beyond}": value}) | Q(**{f"id__{later_id}": action_id})
+            )
+        return rows.order_by(f"{sign}{key}", f"{sign}id")
 
-    rows = ordered(_open(scope, tab, now))
-    if tab == PRE and connections[rows.db].features.supports_slicing_ordering_in_compound:  # not SQLite
+    if tab == PRE and connections[Action.objects.db].features.supports_slicing_ordering_in_compound:  # not SQLite
         tiers = [*Tier.values, ""]
         lower = tiers if scope.everything else [tier for tier in tiers if tier in scope.lower_tiers]
         parts = [Q(route_tier=tier) for tier in lower]
@@ -146,15 +211,26 @@ def queue_page(
         firsts = [waiting.filter(part).values("pk")[: QUEUE_PAGE_SIZE + 1] for part in parts]
         ids = firsts[0].union(*firsts[1:], all=True) if firsts[1:] else firsts[0]
     else:
-        ids = rows.values("pk")[: QUEUE_PAGE_SIZE + 1]
+        ids = ordered(_open(scope, tab, now)).values("pk")[: QUEUE_PAGE_SIZE + 1]  # (and on SQLite)
     # The joins run for the page's rows only.
     rows = Action.objects.filter(pk__in=ids).select_related("action_type", "agent", "claim__holder")
-    page = list(rows.order_by("due_at", "id")[: QUEUE_PAGE_SIZE + 1])
+    page = with_approvals(list(rows.order_by(f"{sign}{key}", f"{sign}id")[: QUEUE_PAGE_SIZE + 1]))
     return page[:QUEUE_PAGE_SIZE], len(page) > QUEUE_PAGE_SIZE
 
 
+def with_approvals(actions: list[Action]) -> list[Action]:
+    """Set `approvals` (an Approvals) on each action that needs several, in one query."""
+    several = [a for a in actions if a.approvals_required > 1]
+    verdicts = {}
+    for verdict in Verdict.objects.filter(action__in=several).select_related("reviewer").order_by("id"):
+        verdicts.setdefault(verdict.action_id, []).append(verdict)
+    for action in actions:
+        action.approvals = approvals_of(action, verdicts.get(action.pk, [])) if action in several else None
+    return actions
+
+
 def queue_counts(*, scope: ReviewerScope, now: datetime) -> dict:
-    """Waiting actions per tier in the reviewer's scope, and open post-action reviews.
+    """What the reviewer's queue holds, per tier, and their open post-action reviews.
 
     Each count stops past `cap`, so it costs at most one LIMITed index scan however long the
     queue: a count over the cap is the string "1000+", any other an int. One query on
@@ -179,14 +255,52 @@ def queue_counts(*, scope: ReviewerScope, now: datetime) -> dict:
     return {"tiers": {tier: shown[tier] for tier in settings.HITL_TIER_GROUPS}, POST: shown[POST]}
 
 
+def routing_groups() -> dict:
+    """What routing needs of the reviewer groups (hitl.policy caches it): each group's active
+    members, and the group it overflows to. One query."""
+    groups = ReviewerGroup.objects.annotate(
+        active=Count("members", filter=Q(members__is_active=True), distinct=True)
+    ).values_list("key", "active", "fallback__key")
+    return {
+        "group_members": {key: active for key, active, _ in groups},
+        "group_fallbacks": {key: fallback for key, _, fallback in groups if fallback},
+    }
+
+
 def group_keys() -> list[str]:
     return list(ReviewerGroup.objects.values_list("key", flat=True))
 
 
-def candidate_payload(action: Action, verdicts: list[Verdict]) -> dict:
-    """What approving now would approve: the latest reviewer edit, else the agent's proposal."""
-    edits = [v.payload for v in verdicts if v.kind == Verdict.Kind.MODIFY]
-    return edits[-1] if edits else action.payload
+@dataclass(frozen=True)
+class Approvals:
+    """Where a pending action's approvals stand: what approving it now approves (`payload`, the
+    latest reviewer edit, else the agent's proposal, and its SHA-256), who approved exactly that,
+    and who approved an earlier version an edit has since replaced (their approvals no longer count)."""
+
+    payload: dict
+    sha256: str
+    edited: bool  # the payload is a reviewer's edit, not the agent's proposal
+    approvers: tuple[Verdict, ...]
+    superseded: tuple[Verdict, ...]
+    required: int
+
+    def approved_by(self, user) -> bool:
+        return any(v.reviewer_id == user.pk for v in self.approvers)
+
+
+def approvals_of(action: Action, verdicts: list[Verdict]) -> Approvals:
+    edits = [v for v in verdicts if v.kind == Verdict.Kind.MODIFY]
+    payload = edits[-1].payload if edits else action.payload
+    sha256 = payload_digest(payload)
+    approving = [v for v in verdicts if v.kind in (Verdict.Kind.APPROVE, Verdict.Kind.MODIFY)]
+    return Approvals(
+        payload=payload,
+        sha256=sha256,
+        edited=bool(edits),
+        approvers=tuple(v for v in approving if v.payload_sha256 == sha256),
+        superseded=tuple(v for v in approving if v.payload_sha256 != sha256),
+        required=action.approvals_required,
+    )
 
 
 def verdicts_of(action: Action) -> list[Verdict]:
@@ -201,23 +315,39 @@ def reject_reasons():
     return RejectReason.objects.filter(is_active=True)
 
 
-def track_record(*, agent_id, action_type_id) -> dict[str, int]:
-    """How the agent's decided proposals of this type went, in one query."""
+def track_record(*, scope: ReviewerScope, agent_id, action_type_id) -> dict[str, int]:
+    """How the agent's decided proposals of this type that the reviewer may open went, in one query."""
     decisions = ("approved", "modified", "rejected", "expired")
-    counts = Action.objects.filter(
-        agent_id=agent_id, action_type_id=action_type_id, route_pattern="pre_action"
-    ).aggregate(**{d: Count("id", filter=Q(decision=d)) for d in decisions})
+    counts = (
+        Action.objects.filter(agent_id=agent_id, action_type_id=action_type_id, route_pattern="pre_action")
+        .filter(scope.q())
+        .aggregate(**{d: Count("id", filter=Q(decision=d)) for d in decisions})
+    )
     counts["decided"] = sum(counts[d] for d in decisions)
     return counts
 
 
-def task_actions(action: Action, limit: int = 20) -> list[Action]:
-    """The agent's other actions in the same task, oldest first."""
+def task_actions(action: Action, *, scope: ReviewerScope, limit: int = 20) -> list[Action]:
+    """The agent's other actions in the same task that the reviewer may open, oldest first."""
     if not action.task_id:
         return []
     return list(
         Action.objects.filter(agent_id=action.agent_id, task_id=action.task_id)
+        .filter(scope.q())
         .exclude(pk=action.pk)
         .select_related("action_type")
         .order_by("created_at")[:limit]
     )
+
+
+def approval_needs_confirmation(action: Action) -> list[str]:
+    """Why approving `action` by one keystroke asks the reviewer to confirm: irreversible, tier2 or
+    above, or a high blast radius. Empty when one keystroke may approve it."""
+    why = []
+    if action.irreversible:
+        why.append("it cannot be undone")
+    if action.route_tier in ("tier2", "tier3"):
+        why.append(f"it is a {action.route_tier} action")
+    if action.blast_radius >= policy_current().blast_high:
+        why.append(f"it affects {action.blast_radius:,} people or records")
+    return why

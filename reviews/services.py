@@ -1,27 +1,58 @@
 """Reviewer verdicts. Each entry point locks the action row, checks, then writes one verdict, the
 state change (a conditional UPDATE) and its audit event in one transaction."""
 
+from dataclasses import dataclass
+
 import jsonpatch
 from django.contrib.auth import get_user_model
 from django.contrib.auth.models import AbstractBaseUser
 from django.db import transaction
+from django.urls import reverse
 from django.utils import timezone
 
 from hitl import services as hitl_services
 from hitl.audit import Type, audit_record
 from hitl.errors import Conflict, Invalid, NotFound
 from hitl.models import Action
-from hitl.payloads import payload_errors
+from hitl.payloads import payload_digest, payload_errors
 from hitl.states import DECISION_STATUS, Decision, Status
 
-from . import selectors
-from .claims import check_not_held_by_other
+from . import payload_form, realtime, selectors
+from .claims import claim_for_decision
 from .models import Claim, RejectReason, ReviewerGroup, Verdict
-from .selectors import candidate_payload, reviewer_scope
+from .selectors import reviewer_scope
 
 VERBS = {"approve": Decision.APPROVED, "modify": Decision.MODIFIED, "reject": Decision.REJECTED}
 POST_VERBS = {"confirm": Verdict.Kind.CONFIRM, "flag": Verdict.Kind.FLAG}
 POST_DONE = {Verdict.Kind.CONFIRM: "confirmed", Verdict.Kind.FLAG: "flagged"}
+
+
+@dataclass(frozen=True)
+class Decided:
+    """What a reviewer's decision did, as the page tells them."""
+
+    action: Action
+    outcome: str  # approved, modified, rejected, approval_recorded, confirmed, flagged
+    approvals: int = 0  # of the payload that now waits, when an approval was recorded
+    edited: bool = False  # the reviewer's own edit went with it
+
+    @property
+    def message(self) -> str:
+        summary = self.action.summary
+        if self.outcome == "approval_recorded":
+            what = "Your edit and your approval are" if self.edited else "Your approval is"
+            return (
+                f"{what} recorded ({self.approvals} of {self.action.approvals_required}): "
+                f"another reviewer must approve the same payload. {summary}"
+            )
+        done = {
+            "approved": "Approved",
+            "modified": "Approved with your edits" if self.edited else "Approved (with an earlier reviewer's edits)",
+            "rejected": "Rejected",
+            "confirmed": "Confirmed",
+            "flagged": "Flagged",
+        }[self.outcome]
+        return f"{done}: {summary}"
 
 
 def review_decide(
@@ -30,67 +61,116 @@ def review_decide(
     action_id,
     decision: str,
     payload: dict | None = None,
+    form=None,
+    seen_sha256: str = "",
     comment: str = "",
     reason: str = "",
     version: int | None = None,
-) -> Action:
-    """Approve, modify (with an edited payload) or reject a pending action. Returns the action.
+) -> Decided:
+    """Approve (the payload shown, or an edit of it), modify or reject a pending action: what the
+    reviewer saw is what is decided.
 
-    With several approvals required (four-eyes), an approval is recorded and the action stays
-    pending until enough different reviewers approved; any rejection ends it. Raises NotFound when
-    the reviewer may not see the action, Invalid for a bad edit or a reject without a reason, and
-    Conflict when it was decided already (naming the winner), changed since `version`, is held by
-    another reviewer, or this reviewer approved it already.
+    The edit comes as `payload` (API) or as the page's edit `form`, read against the payload now
+    waiting; an approval whose payload differs from it is an approval with edits. `seen_sha256`
+    (and `version`) refuse a decision on a payload that changed since the reviewer saw it. The
+    decision goes through the claim (claim_for_decision). With several approvals required
+    (four-eyes) an approval counts only for the exact payload approved: an edit restarts the
+    count, its author's approval being the first, and earlier approvers are told. Any rejection
+    ends the action. Raises NotFound when the reviewer may not see it, Invalid for a bad edit or
+    a reject without a reason, Conflict when it was decided already (naming the winner), changed
+    since it was seen, is held by another reviewer, or this reviewer approved this payload already.
     """
     comment = comment.strip()
+    kind = Verdict.Kind(decision)
     with transaction.atomic():
         action = _locked(reviewer=reviewer, action_id=action_id)
         if action.status != Status.PENDING:
             raise _already_decided(action)
         _check_unchanged(action, version)
-        check_not_held_by_other(action=action, reviewer=reviewer)
         earlier = list(Verdict.objects.filter(action=action).select_related("reviewer"))
-        if any(v.reviewer_id == reviewer.pk for v in earlier):
+        waiting = selectors.approvals_of(action, earlier)
+        if seen_sha256 and seen_sha256 != waiting.sha256:
             raise Conflict(
-                "You approved this action already; it needs another reviewer's approval.", code="already_approved"
+                "The payload changed since you opened this action; look at it again before deciding.",
+                code="stale_payload",
+                payload_sha256=waiting.sha256,
             )
-        kind = Verdict.Kind(decision)
-        reject_reason = _reject_reason(reason, comment) if kind == Verdict.Kind.REJECT else None
-        edited = _edited(action, earlier, payload) if kind == Verdict.Kind.MODIFY else None
+        claim_for_decision(reviewer=reviewer, action=action)
+        reject_reason = None
+        if kind == Verdict.Kind.REJECT:
+            reject_reason, approved = _reject_reason(reason, comment), waiting.payload
+        else:
+            approved = _approved_payload(action, waiting, kind, payload, form)
+            kind = Verdict.Kind.APPROVE if approved == waiting.payload else Verdict.Kind.MODIFY
+        sha256 = payload_digest(approved)
+        if kind != Verdict.Kind.REJECT and waiting.approved_by(reviewer) and sha256 == waiting.sha256:
+            raise Conflict(
+                "You approved this payload already; it needs another reviewer's approval.", code="already_approved"
+            )
         now = timezone.now()
         verdict = Verdict.objects.create(
             action=action,
             reviewer=reviewer,
             kind=kind,
-            payload=edited,
-            patch=jsonpatch.make_patch(action.payload, edited).patch if edited is not None else None,
+            payload=approved if kind == Verdict.Kind.MODIFY else None,
+            patch=jsonpatch.make_patch(action.payload, approved).patch if kind == Verdict.Kind.MODIFY else None,
+            payload_sha256=sha256,
             reason=reject_reason,
             comment=comment,
             time_to_decision=now - action.created_at,
             created_at=now,
         )
-        verdicts = [*earlier, verdict]
-        approvals = sum(v.kind in (Verdict.Kind.APPROVE, Verdict.Kind.MODIFY) for v in verdicts)
-        if kind == Verdict.Kind.REJECT or approvals >= action.approvals_required:
-            result = _decide(action, reviewer, verdicts, now)
+        now_waiting = selectors.approvals_of(action, [*earlier, verdict])
+        edited = kind == Verdict.Kind.MODIFY
+        if kind == Verdict.Kind.REJECT or len(now_waiting.approvers) >= action.approvals_required:
+            result = _decide(action, reviewer, verdict, now_waiting, now, edited=edited)
         else:
-            result = _record_approval(action, reviewer, verdict, approvals)
+            result = _record_approval(action, reviewer, verdict, now_waiting, replaced=waiting if edited else None)
         Claim.objects.filter(action=action).delete()
     return result
 
 
-def _decide(action: Action, reviewer, verdicts: list[Verdict], now) -> Action:
+def _approved_payload(action: Action, waiting: selectors.Approvals, kind, payload, form) -> dict:
+    """The payload an approval approves: the edit the reviewer sent, else the one waiting. A
+    modification that changes nothing is refused; an approval with edits is a modification."""
+    schema = action.action_type.payload_schema
+    if form is not None:
+        payload, errors = payload_form.from_form(schema, form, waiting.payload)
+        if errors:
+            raise Invalid("Some edited fields are not valid.", fields={path: [msg] for path, msg in errors.items()})
+    if payload is None or payload == waiting.payload:
+        if kind == Verdict.Kind.MODIFY:
+            raise Invalid(
+                "The edit changes nothing; approve the action instead.", fields={"payload": ["Nothing changed."]}
+            )
+        return waiting.payload
+    if not isinstance(payload, dict):
+        raise Invalid(
+            "A modification needs the edited payload.", fields={"payload": ["Send the edited payload object."]}
+        )
+    errors = payload_errors(schema, payload)
+    if errors:
+        raise Invalid("The edited payload does not fit the action type's schema.", fields={"payload": errors})
+    return payload
+
+
+def _approvals_record(approvals: selectors.Approvals) -> list[dict]:
+    """Per approver, what they approved, for the audit log."""
+    return [
+        {"by": v.reviewer.get_username(), "payload_sha256": v.payload_sha256, "counted": v in approvals.approvers}
+        for v in (*approvals.superseded, *approvals.approvers)
+    ]
+
+
+def _decide(action: Action, reviewer, last: Verdict, approvals: selectors.Approvals, now, *, edited: bool) -> Decided:
     """The final verdict. Caller holds the lock on `action`."""
-    last = verdicts[-1]
     if last.kind == Verdict.Kind.REJECT:
         outcome, final_payload = Decision.REJECTED, None
     else:
-        edited = any(v.kind == Verdict.Kind.MODIFY for v in verdicts)
-        outcome, final_payload = (
-            (Decision.MODIFIED if edited else Decision.APPROVED),
-            candidate_payload(action, verdicts),
-        )
+        outcome = Decision.MODIFIED if approvals.edited else Decision.APPROVED
+        final_payload = approvals.payload
     comment = " · ".join(filter(None, [last.reason.label if last.reason else "", last.comment]))
+    patch = jsonpatch.make_patch(action.payload, final_payload).patch if outcome == Decision.MODIFIED else None
     decided = hitl_services.action_transition(
         action_id=action.pk,
         to_status=DECISION_STATUS[outcome],
@@ -110,16 +190,22 @@ def _decide(action: Action, reviewer, verdicts: list[Verdict], now) -> Action:
         before={"status": Status.PENDING, "payload": action.payload},
         after={"status": decided.status, "comment": comment},
         data={
-            "approvers": [v.reviewer.get_username() for v in verdicts if v.kind != Verdict.Kind.REJECT],
-            "patch": last.patch,
+            "approvers": [v.reviewer.get_username() for v in approvals.approvers] if final_payload else [],
+            "approval_record": _approvals_record(approvals),
+            "payload_sha256": approvals.sha256 if final_payload is not None else last.payload_sha256,
+            "patch": patch,
             "reason": last.reason.code if last.reason else "",
         },
     )
-    return decided
+    return Decided(decided, outcome, len(approvals.approvers), edited=edited)
 
 
-def _record_approval(action: Action, reviewer, verdict: Verdict, approvals: int) -> Action:
-    """One approval of several required. Caller holds the lock on `action`."""
+def _record_approval(
+    action: Action, reviewer, verdict: Verdict, approvals: selectors.Approvals, *, replaced: selectors.Approvals | None
+) -> Decided:
+    """One approval of several required. An edit (`replaced`: where the approvals stood before
+    it) restarts the count, and those who approved the replaced payload are told. Caller holds
+    the lock on `action`."""
     changed = hitl_services.action_touch(action_id=action.pk)
     audit_record(
         event_type=Type.APPROVAL_RECORDED,
@@ -128,14 +214,27 @@ def _record_approval(action: Action, reviewer, verdict: Verdict, approvals: int)
         decision=verdict.kind,
         time_to_decision_seconds=verdict.time_to_decision.total_seconds(),
         modified_action=verdict.payload,
-        data={"approvals": approvals, "required": action.approvals_required, "patch": verdict.patch},
+        data={
+            "approvals": len(approvals.approvers),
+            "required": action.approvals_required,
+            "payload_sha256": verdict.payload_sha256,
+            "patch": verdict.patch,
+            "superseded": sorted({v.reviewer.get_username() for v in replaced.approvers}) if replaced else [],
+        },
     )
-    return changed
+    if replaced is not None and replaced.approvers:
+        realtime.broadcast_notice_on_commit(
+            [v.reviewer_id for v in replaced.approvers],
+            f"{reviewer.get_username()} edited “{action.summary}” after your approval: "
+            "your approval no longer counts; approve the new version if you agree.",
+            reverse("reviews:detail", args=[action.pk]),
+        )
+    return Decided(changed, "approval_recorded", len(approvals.approvers), edited=verdict.kind == Verdict.Kind.MODIFY)
 
 
 def review_post_action(
     *, reviewer: AbstractBaseUser, action_id, verdict: str, comment: str = "", version: int | None = None
-) -> Action:
+) -> Decided:
     """Confirm or flag an action that ran before review, while its review window is open."""
     comment = comment.strip()
     with transaction.atomic():
@@ -160,6 +259,7 @@ def review_post_action(
             action=action,
             reviewer=reviewer,
             kind=kind,
+            payload_sha256=payload_digest(action.final_payload),
             comment=comment,
             time_to_decision=now - action.created_at,
             created_at=now,
@@ -174,7 +274,7 @@ def review_post_action(
             after={"comment": comment},
         )
         Claim.objects.filter(action=action).delete()
-    return changed
+    return Decided(changed, POST_DONE[kind])
 
 
 def review_reassign(*, lead: AbstractBaseUser, action_id, group_key: str) -> Action:
@@ -239,19 +339,6 @@ def _reject_reason(code: str, comment: str) -> RejectReason | None:
             fields={"comment": ["Pick a reason or say why the action is rejected."]},
         )
     return reason
-
-
-def _edited(action: Action, earlier: list[Verdict], payload) -> dict:
-    if not isinstance(payload, dict):
-        raise Invalid(
-            "A modification needs the edited payload.", fields={"payload": ["Send the edited payload object."]}
-        )
-    errors = payload_errors(action.action_type.payload_schema, payload)
-    if errors:
-        raise Invalid("The edited payload does not fit the action type's schema.", fields={"payload": errors})
-    if payload == candidate_payload(action, earlier):
-        raise Invalid("The edit changes nothing; approve the action instead.", fields={"payload": ["Nothing changed."]})
-    return payload
 
 
 def _already_decided(action: Action) -> Conflict:

@@ -1,6 +1,7 @@
 """An action's audit events as its page's timeline: each in words, with who acted and what changed."""
 
 from dataclasses import dataclass
+from datetime import UTC, datetime
 from typing import Any
 
 from hitl.models import Action, AuditEvent
@@ -41,6 +42,9 @@ DETAIL_LABELS = {
     "approvals": "Approvals",
     "comment": "Comment",
     "why": "Why",
+    "approval_record": "Approvals given",
+    "payload_sha256": "Payload SHA-256",
+    "superseded": "No longer counted (approved an earlier version)",
 }
 
 
@@ -71,6 +75,7 @@ def _entry(event: AuditEvent, action: Action) -> TimelineEntry:
     # What the event records after, against what it was; a field it records only before (where an
     # expiry found the action, why a group overflowed) is context, not a field that was removed. The
     # proposal a decision records before is the base of its edit, shown on its own.
+    before, after = _readable_times(before), _readable_times(after)
     if event.after is not None:
         before_only = {k: v for k, v in before.items() if k not in after and k != "payload"}
         details += [(_label(key), value) for key, value in before_only.items()]
@@ -89,6 +94,18 @@ def _entry(event: AuditEvent, action: Action) -> TimelineEntry:
         edit=payload_form.changes(action.payload, edited) if edited is not None else [],
         details=details,
     )
+
+
+def _readable_times(record: dict) -> dict:
+    """A record's timestamps ("due_at": "2026-11-24T13:00:00+00:00") as "2026-11-24 13:00:00 UTC"."""
+    out = dict(record)
+    for key, value in record.items():
+        if key.endswith("_at") and isinstance(value, str):
+            try:
+                out[key] = datetime.fromisoformat(value).astimezone(UTC).strftime("%Y-%m-%d %H:%M:%S UTC")
+            except ValueError:
+                pass
+    return out
 
 
 def _in_order(changes: list, keys: list) -> list:
@@ -118,8 +135,15 @@ def _readable(key: str, value) -> Any:
         return f"{value} % of the SLA"
     if key == "reasons" and isinstance(value, list):
         return [r.get("message", r) if isinstance(r, dict) else r for r in value]
-    if key == "approvers" and isinstance(value, list):
+    if key in ("approvers", "superseded") and isinstance(value, list):
         return ", ".join(map(str, value))
+    if key == "approval_record" and isinstance(value, list):
+        return "; ".join(
+            f"{a.get('by')}: payload {str(a.get('payload_sha256', ''))[:12]}…"
+            + ("" if a.get("counted") else " (an earlier version, not counted)")
+            for a in value
+            if isinstance(a, dict)
+        )
     return value
 
 

@@ -6,24 +6,26 @@ renewal, the edit diff and keyboard shortcuts on top.
 
 import json
 import uuid
-from datetime import datetime
 
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
 from django.http import Http404, HttpResponse
 from django.shortcuts import redirect, render
+from django.urls import reverse
 from django.utils import timezone
 from django.views.decorators.http import require_GET, require_POST
 
 from hitl.errors import Conflict, Invalid, NotFound
-from hitl.selectors import action_get, action_type_keys
+from hitl.selectors import action_get, action_type_keys, actions_recent, agent_names
 
 from . import claims, payload_form, services
 from .selectors import (
     POST,
     PRE,
+    SORTS,
     QueueFilters,
-    candidate_payload,
+    approval_needs_confirmation,
+    approvals_of,
     group_keys,
     live_claim,
     queue_counts,
@@ -32,9 +34,35 @@ from .selectors import (
     reviewer_scope,
     task_actions,
     track_record,
+    user_roles,
     verdicts_of,
 )
 from .timeline import action_timeline
+
+
+@require_GET
+@login_required
+def landing(request):
+    """Where a person lands after logging in: reviewers on their queue, auditors on the audit
+    trail, anyone else on the activity page (which says they review nothing yet)."""
+    roles = user_roles(request.user)
+    if roles["reviewer"]:
+        return redirect("reviews:queue")
+    if roles["auditor"]:
+        return redirect("audit")
+    return redirect("activity")
+
+
+@require_GET
+@login_required
+def activity(request):
+    """The latest actions the viewer may open, newest first, each a link. The page re-reads them
+    whenever the reviewer socket says an action changed (static/js/activity.js)."""
+    scope = reviewer_scope(request.user)
+    reviewer = scope.everything or bool(scope.groups)
+    context = {"actions": actions_recent(50, visible=scope.q()) if reviewer else [], "reviewer": reviewer}
+    template = "reviews/_activity_rows.html" if request.htmx else "reviews/activity.html"
+    return render(request, template, context)
 
 
 @require_GET
@@ -47,19 +75,24 @@ def queue(request):
         tier=request.GET.get("tier", ""),
         group=request.GET.get("group", ""),
         action_type=request.GET.get("type", ""),
-        agent=request.GET.get("agent", ""),
+        agent=request.GET.get("agent", "").strip(),
+        held="me" if request.GET.get("held") == "me" else "",
+        sort=request.GET.get("sort", "") if request.GET.get("sort", "") in SORTS else "due",
     )
-    after, error = _cursor(request.GET.get("after", ""))
+    after, error = _cursor(filters, request.GET.get("after", ""))
     scope = reviewer_scope(request.user)
     now = timezone.now()
     rows, more = queue_page(scope=scope, filters=filters, after=after, tab=tab, now=now) if not error else ([], False)
     context = {
         "tab": tab,
         "rows": rows,
-        "next_cursor": f"{rows[-1].due_at.isoformat()}|{rows[-1].pk}" if more else "",
+        "next_cursor": filters.cursor(rows[-1]) if more else "",
         "counts": queue_counts(scope=scope, now=now),
         "filters": filters,
+        "sorts": SORT_LABELS,
         "action_types": action_type_keys(),
+        "groups": sorted(scope.groups) if not scope.everything else group_keys(),
+        "agents": agent_names(),
         "error": error,
         "now": now,
     }
@@ -67,13 +100,15 @@ def queue(request):
     return render(request, template, context, status=400 if error else 200)
 
 
-def _cursor(raw: str):
-    """(due_at, id) from the `after` parameter, or an error message for a tampered one."""
+SORT_LABELS = {"due": "most urgent", "confidence": "least confident", "newest": "newest", "oldest": "oldest"}
+
+
+def _cursor(filters: QueueFilters, raw: str):
+    """(sort value, id) from the `after` parameter, or an error message for a tampered one."""
     if not raw:
         return None, ""
-    due_at, _, action_id = raw.partition("|")
     try:
-        return (datetime.fromisoformat(due_at), str(uuid.UUID(action_id))), ""
+        return filters.parse_cursor(raw), ""
     except ValueError:
         return None, "That page link is not valid; showing nothing. Start again from the first page."
 
@@ -96,30 +131,30 @@ def detail(request, action_id):
 def _detail(request, action, scope, *, form_data=None, errors=None, status=200):
     now = timezone.now()
     verdicts = verdicts_of(action)
-    candidate = candidate_payload(action, verdicts)
-    edit_base = candidate
+    approvals = approvals_of(action, verdicts)
+    edit_base = approvals.payload
     if form_data is not None and form_data.get("payload_mode") != "json":
-        edit_base, _ = payload_form.parse(action.action_type.payload_schema, form_data, candidate)
+        edit_base, _ = payload_form.parse(action.action_type.payload_schema, form_data, approvals.payload)
     context = {
         "action": action,
         "now": now,
         "claim": live_claim(action, now),
         "verdicts": verdicts,
-        "candidate": candidate,
-        "edited_by_reviewer": candidate is not action.payload,
+        "approvals": approvals,
+        "approved_by_me": approvals.approved_by(request.user),
+        "superseded_mine": any(v.reviewer_id == request.user.pk for v in approvals.superseded),
         "form": payload_form.build(action.action_type.payload_schema, edit_base),
-        "payload_json": (form_data or {}).get("payload_json") or _pretty(candidate),
+        "payload_json": (form_data or {}).get("payload_json") or _pretty(approvals.payload),
         "payload_mode": (form_data or {}).get("payload_mode", "fields"),
         "reasons": reject_reasons(),
-        "record": track_record(agent_id=action.agent_id, action_type_id=action.action_type_id),
-        "task": task_actions(action),
-        "approved_by_me": any(v.reviewer_id == request.user.pk for v in verdicts),
-        "approvals": sum(v.kind in ("approve", "modify") for v in verdicts),
+        "record": track_record(scope=scope, agent_id=action.agent_id, action_type_id=action.action_type_id),
+        "task": task_actions(action, scope=scope),
         "values": form_data or {},
         "errors": errors or {},
         "senior": action.route_tier in scope.lower_tiers or scope.everything,
         "groups": group_keys(),
         "timeline": action_timeline(action),
+        "confirm": approval_needs_confirmation(action),
     }
     return render(request, "reviews/detail.html", context, status=status)
 
@@ -215,7 +250,8 @@ def reassign(request, action_id):
 @require_POST
 @login_required
 def decide(request, action_id):
-    """Approve, modify or reject (pre-action), or confirm or flag (post-action), from the form."""
+    """Approve (with the form's edits, if any) or reject a waiting action, or confirm or flag one
+    that ran: exactly what the page showed, or a refusal shown on it."""
     action, scope = _visible(request, action_id)
     verb = request.POST.get("decision", "")
     try:
@@ -224,7 +260,7 @@ def decide(request, action_id):
         version = -1  # a form without its version is refused as stale
     try:
         if verb in services.POST_VERBS:
-            services.review_post_action(
+            decided = services.review_post_action(
                 reviewer=request.user,
                 action_id=action.pk,
                 verdict=verb,
@@ -232,68 +268,53 @@ def decide(request, action_id):
                 version=version,
             )
         elif verb in services.VERBS:
-            payload = _edited_payload(request, action) if verb == "modify" else None
             decided = services.review_decide(
                 reviewer=request.user,
                 action_id=action.pk,
                 decision=verb,
-                payload=payload,
+                form=request.POST,
+                seen_sha256=request.POST.get("payload_sha256", "") or "-",  # a form without it is stale too
                 comment=request.POST.get("comment", ""),
                 reason=request.POST.get("reason", ""),
                 version=version,
             )
-            if decided.status == "pending":
-                messages.success(request, f"Your approval is recorded; it needs {decided.approvals_required} in all.")
-                return redirect("reviews:queue")
         else:
-            raise Invalid("Choose approve, modify or reject.", fields={"decision": ["Unknown decision."]})
+            raise Invalid("Choose approve or reject.", fields={"decision": ["Unknown decision."]})
     except Invalid as exc:
         return _detail(request, action, scope, form_data=request.POST, errors=_form_errors(exc), status=400)
     except Conflict as exc:
         messages.error(request, exc.message)
         return _detail(request, action_get(action.pk), scope, status=409)
-    messages.success(request, f"{_done(verb)}: {action.summary}")
-    return redirect("reviews:queue")
-
-
-def _done(verb: str) -> str:
-    return {"approve": "Approved", "modify": "Approved with your edits", "reject": "Rejected"}.get(
-        verb, {"confirm": "Confirmed", "flag": "Flagged"}.get(verb, verb)
-    )
-
-
-def _edited_payload(request, action):
-    """The payload from the form's fields, or from its JSON editor."""
-    if request.POST.get("payload_mode") == "json":
-        try:
-            payload = json.loads(request.POST.get("payload_json", ""))
-        except json.JSONDecodeError as exc:
-            raise Invalid(
-                "The edited JSON is not valid.",
-                fields={"payload_json": [f"{exc.msg} (line {exc.lineno}, column {exc.colno})"]},
-            ) from exc
-        if not isinstance(payload, dict):
-            raise Invalid("The payload must be a JSON object.", fields={"payload_json": ["Expected an object."]})
-        return payload
-    base = candidate_payload(action, verdicts_of(action))
-    payload, errors = payload_form.parse(action.action_type.payload_schema, request.POST, base)
-    if errors:
-        raise Invalid("Some edited fields are not valid.", fields={path: [msg] for path, msg in errors.items()})
-    return payload
+    messages.success(request, decided.message)
+    queue = reverse("reviews:queue")
+    return redirect(f"{queue}?tab={POST}" if verb in services.POST_VERBS else queue)
 
 
 def _form_errors(exc: Invalid) -> dict:
-    return {"message": exc.message, "fields": exc.fields}
+    """The refusal as the page shows it: a schema error about a field of the payload
+    ("$.to: 'x' is not a 'email' (schema: …)") is filed under that field, so it reads "To: …"
+    and shows beside its input."""
+    fields = {}
+    for name, reasons in exc.fields.items():
+        for message in reasons:
+            where, colon, what = message.partition(": ")
+            if name == "payload" and colon and where.startswith("$."):
+                fields.setdefault(where, []).append(what.split(" (schema: ")[0])
+            else:
+                fields.setdefault(name, []).append(message)
+    return {"message": exc.message, "fields": fields}
 
 
 @require_POST
 @login_required
 def diff(request, action_id):
-    """The edit in the form, against what the reviewer is approving (htmx, while typing)."""
+    """The edit in the form against the payload waiting for approval (htmx, while typing), and
+    what the Approve button will send."""
     action, _ = _visible(request, action_id)
-    base = candidate_payload(action, verdicts_of(action))
-    try:
-        edited = _edited_payload(request, action)
-    except Invalid as exc:
-        return render(request, "reviews/_diff.html", {"errors": _form_errors(exc)})
-    return render(request, "reviews/_diff.html", {"changes": payload_form.changes(base, edited)})
+    waiting = approvals_of(action, verdicts_of(action)).payload
+    edited, errors = payload_form.from_form(action.action_type.payload_schema, request.POST, waiting)
+    if errors:
+        invalid = {"message": "Some edits are not valid.", "fields": {path: [msg] for path, msg in errors.items()}}
+        return render(request, "reviews/_diff.html", {"errors": invalid})
+    context = {"changes": payload_form.changes(waiting, edited), "live": True, "oob": True}
+    return render(request, "reviews/_diff.html", context)

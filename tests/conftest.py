@@ -18,6 +18,15 @@ def fresh_caches():
     novelty_forget()
 
 
+@pytest.fixture
+def own_routes_only(db):
+    """For tests that set their own notification routes: without the defaults a fresh database has
+    (escalation migration 0004: in-app toasts for the tier groups)."""
+    from escalation.models import NotificationRoute
+
+    NotificationRoute.objects.all().delete()
+
+
 def submit_body(**overrides):
     body = {
         "action_type": "send_email",
@@ -33,6 +42,16 @@ def submit_body(**overrides):
     }
     body.update(overrides)
     return body
+
+
+def page_form(action) -> dict:
+    """The hidden fields an action page's decision form carries: the version and the SHA-256 of the
+    payload it shows."""
+    from hitl.models import Action
+    from reviews.selectors import approvals_of, verdicts_of
+
+    current = Action.objects.get(pk=action.pk)
+    return {"version": current.version, "payload_sha256": approvals_of(current, verdicts_of(current)).sha256}
 
 
 def free_port() -> int:

@@ -1,7 +1,7 @@
 """`GET /api/v1/audit/events`: the audit trail for auditors, streamed as JSON lines or CSV."""
 
 from drf_spectacular.types import OpenApiTypes
-from drf_spectacular.utils import OpenApiParameter, extend_schema
+from drf_spectacular.utils import OpenApiParameter, OpenApiResponse, extend_schema
 from rest_framework import permissions
 from rest_framework.authentication import BasicAuthentication, SessionAuthentication
 from rest_framework.negotiation import BaseContentNegotiation
@@ -19,7 +19,7 @@ from ..audit_export import (
 from ..errors import Invalid
 from .auth import BearerTokenAuthentication
 from .base import APIView
-from .serializers import ErrorOut
+from .docs import errors
 
 
 class IsAuditor(permissions.BasePermission):
@@ -47,6 +47,9 @@ class ErrorsAsJSON(BaseContentNegotiation):
         return renderers[0], renderers[0].media_type
 
 
+EXPORTED = "The matching events, oldest first; the export is itself recorded in the audit trail."
+
+
 def _moment(name, description):
     return OpenApiParameter(name, OpenApiTypes.DATETIME, description=description)
 
@@ -72,11 +75,15 @@ class AuditEventsView(APIView):
             OpenApiParameter("format", OpenApiTypes.STR, enum=list(FORMATS), default=DEFAULT_FORMAT),
         ],
         responses={
-            (200, "application/x-ndjson"): OpenApiTypes.STR,
-            (200, "text/csv"): OpenApiTypes.STR,
-            400: ErrorOut,
-            401: ErrorOut,
-            403: ErrorOut,
+            (200, "application/x-ndjson"): OpenApiResponse(OpenApiTypes.STR, description=EXPORTED),
+            (200, "text/csv"): OpenApiResponse(OpenApiTypes.STR, description=EXPORTED),
+            **errors(
+                described={
+                    400: "A parameter did not validate, or is not one of these: `fields` names each.",
+                    401: "Not logged in: send HTTP Basic credentials, or log in first.",
+                    403: "Logged in without the export permission, or with an API token.",
+                },
+            ),
         },
     )
     def get(self, request):

@@ -1,7 +1,10 @@
 """Strict JSON fields: agents get an error for "0.9" where a number belongs, not a silent cast."""
 
 import copy
+from collections.abc import Mapping
 
+from drf_spectacular.types import OpenApiTypes
+from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
 
 
@@ -37,19 +40,59 @@ class StrictCharField(serializers.CharField):
         return super().to_internal_value(data)
 
 
+@extend_schema_field(OpenApiTypes.OBJECT)
 class JSONObjectField(serializers.JSONField):
     default_error_messages = {"not_object": "Must be a JSON object."}
 
     def to_internal_value(self, data):
         if not isinstance(data, dict):
             self.fail("not_object")
-        return super().to_internal_value(data)
+        data = super().to_internal_value(data)
+        errors = _unstorable_text(data)
+        if errors:
+            raise serializers.ValidationError(errors, code="invalid")
+        return data
+
+
+def _unstorable_text(value, limit: int = 10) -> list[str]:
+    """Where a key or string in `value` holds a character PostgreSQL's jsonb cannot store (NUL, or
+    a lone surrogate): "$.to: Null characters are not allowed.", as CharField words it."""
+    errors, stack = [], [("$", value)]
+    while stack and len(errors) < limit:
+        path, item = stack.pop()
+        if isinstance(item, str):
+            problem = _text_problem(item)
+            if problem:
+                errors.append(f"{path}: {problem}")
+        elif isinstance(item, dict):
+            for key, child in item.items():
+                problem = _text_problem(key)
+                if problem:
+                    errors.append(f"{path}: a key: {problem}")
+                else:
+                    stack.append((f"{path}.{key}", child))
+        elif isinstance(item, list):
+            stack.extend((f"{path}[{index}]", child) for index, child in enumerate(item))
+    return errors
+
+
+def _text_problem(text: str) -> str | None:
+    if "\x00" in text:
+        return "Null characters are not allowed."
+    if not text.isascii():
+        try:
+            text.encode()
+        except UnicodeEncodeError as exc:
+            return f"Surrogate characters are not allowed: U+{ord(text[exc.start]):X}."
+    return None
 
 
 class NoUnknownFieldsMixin:
     """Refuses fields the serializer does not know, so a typo is an error rather than ignored."""
 
     def to_internal_value(self, data):
+        if not isinstance(data, Mapping):  # `"entity": false`: the field's error, not a TypeError below
+            raise serializers.ValidationError("Must be a JSON object.", code="invalid")
         unknown = {name: ["Unknown field."] for name in sorted(set(data) - set(self.fields))}
         try:
             value = super().to_internal_value(data)

@@ -1,8 +1,7 @@
 """The agent-facing API (v1). Thin views: parse, call one service, render ActionOut."""
 
 from django.conf import settings
-from drf_spectacular.types import OpenApiTypes
-from drf_spectacular.utils import OpenApiParameter, extend_schema
+from drf_spectacular.utils import OpenApiExample, OpenApiParameter, OpenApiResponse, extend_schema
 from rest_framework import status
 from rest_framework.response import Response
 
@@ -12,15 +11,18 @@ from ..selectors import action_aget_for_agent
 from ..states import Status
 from .auth import IsAgent
 from .base import APIView, AsyncAPIView
-from .serializers import ActionOut, ActionOutcomeIn, ActionSubmitIn, ErrorOut, PreviewOut
-
-ERRORS = {400: ErrorOut, 401: ErrorOut, 404: ErrorOut, 409: ErrorOut}
-IDEMPOTENCY_KEY = OpenApiParameter(
-    "Idempotency-Key",
-    OpenApiTypes.STR,
-    OpenApiParameter.HEADER,
-    description="A retry with the same key and body returns the first response (200). Kept at least 24 h.",
+from .docs import (
+    APPROVED_EXAMPLE,
+    IDEMPOTENCY_KEY,
+    INVALID_EXAMPLE,
+    PREVIEW_EXAMPLES,
+    SUBMIT_EXAMPLES,
+    SUBMITTED_EXAMPLES,
+    errors,
 )
+from .serializers import ActionOut, ActionOutcomeIn, ActionSubmitIn, PreviewOut
+
+AGENT_ONLY = "The token is a reviewer's; this endpoint needs an agent's."
 
 
 def parse(serializer_class, request):
@@ -36,10 +38,31 @@ class ActionSubmitView(APIView):
 
     @extend_schema(
         operation_id="actions_submit",
+        summary="Submit a proposed action",
+        description="Store the action your agent proposes and route it. The answer's `status` says what to do: "
+        "`approved`, run `final_payload` now; `pending`, wait for a reviewer with `GET /api/v1/actions/{id}?wait=N`. "
+        "Send an `Idempotency-Key` so that a retry after a timeout cannot submit the action twice.",
         request=ActionSubmitIn,
         parameters=[IDEMPOTENCY_KEY],
-        responses={201: ActionOut, 200: ActionOut, 413: ErrorOut, 422: ErrorOut, **ERRORS},
-        summary="Submit a proposed action",
+        responses={
+            201: OpenApiResponse(ActionOut, description="Stored and routed."),
+            200: OpenApiResponse(
+                ActionOut,
+                description="A retry with the same `Idempotency-Key` and body: the first answer, as it was then.",
+            ),
+            **errors(
+                400,
+                401,
+                413,
+                415,
+                described={
+                    403: AGENT_ONLY,
+                    409: "A request with this `Idempotency-Key` is still being processed, or just failed: retry.",
+                    422: "This `Idempotency-Key` was used with another body.",
+                },
+            ),
+        },
+        examples=[*SUBMIT_EXAMPLES, *SUBMITTED_EXAMPLES, INVALID_EXAMPLE],
     )
     def post(self, request):
         data = parse(ActionSubmitIn, request)
@@ -71,9 +94,15 @@ class ActionPreviewView(APIView):
 
     @extend_schema(
         operation_id="actions_preview",
-        request=ActionSubmitIn,
-        responses={200: PreviewOut, **ERRORS},
         summary="The route a submit would get, without storing anything",
+        description="Validate a submit's body and route it as a submit now would, storing nothing: to check a "
+        "body, or to learn whether an action would wait for a reviewer before proposing it.",
+        request=ActionSubmitIn,
+        responses={
+            200: OpenApiResponse(PreviewOut, description="The route a submit of this body would get now."),
+            **errors(400, 401, 413, 415, described={403: AGENT_ONLY}),
+        },
+        examples=[*SUBMIT_EXAMPLES, *PREVIEW_EXAMPLES, INVALID_EXAMPLE],
     )
     def post(self, request):
         action = services.action_prepare(agent=request.user, **parse(ActionSubmitIn, request))
@@ -85,16 +114,22 @@ class ActionDetailView(AsyncAPIView):
 
     @extend_schema(
         operation_id="actions_retrieve",
+        summary="Current state of an action (optionally long-poll)",
+        description="Where the action stands. With `wait`, a pending action's answer waits until a reviewer decides "
+        "(or the action expires, or you cancel it) or the seconds pass; ask again while `status` is `pending`.",
         parameters=[
             OpenApiParameter(
                 "wait",
-                OpenApiTypes.INT,
-                description=f"Hold the request until the action leaves pending or this many seconds pass "
-                f"(0..{settings.HITL_LONG_POLL_MAX_SECONDS}).",
+                {"type": "integer", "minimum": 0, "maximum": settings.HITL_LONG_POLL_MAX_SECONDS},
+                description="Hold the answer until the action leaves `pending` or this many seconds pass "
+                f"(0 to {settings.HITL_LONG_POLL_MAX_SECONDS}; default 0, answer at once).",
             )
         ],
-        responses={200: ActionOut, **ERRORS},
-        summary="Current state of an action (optionally long-poll)",
+        responses={
+            200: OpenApiResponse(ActionOut, description="The action now."),
+            **errors(400, 401, 404, described={403: AGENT_ONLY}),
+        },
+        examples=[APPROVED_EXAMPLE],
     )
     async def get(self, request, action_id):
         wait = _wait_seconds(request.query_params.get("wait"))
@@ -129,9 +164,22 @@ class ActionCancelView(APIView):
 
     @extend_schema(
         operation_id="actions_cancel",
-        request=None,
-        responses={200: ActionOut, **ERRORS},
         summary="Withdraw a pending action",
+        description="Withdraw an action that is still `pending`, when your agent no longer needs it: it leaves the "
+        "reviewers' queues and ends `cancelled`. No body.",
+        request=None,
+        responses={
+            200: OpenApiResponse(ActionOut, description="Cancelled."),
+            **errors(
+                401,
+                404,
+                413,
+                described={
+                    403: AGENT_ONLY,
+                    409: "The action is no longer pending (`status` says what it is): it cannot be cancelled.",
+                },
+            ),
+        },
     )
     def post(self, request, action_id):
         action = services.action_cancel(agent=request.user, action_id=action_id)
@@ -143,9 +191,28 @@ class ActionOutcomeView(APIView):
 
     @extend_schema(
         operation_id="actions_outcome",
-        request=ActionOutcomeIn,
-        responses={200: ActionOut, **ERRORS},
         summary="Report whether the approved action was executed",
+        description="Once your agent has run an approved action (or failed to), say so, once. The outcome is kept with "
+        "the action, in its audit trail and on the reviewers' timeline.",
+        request=ActionOutcomeIn,
+        responses={
+            200: OpenApiResponse(ActionOut, description="Recorded; the action with its `outcome`."),
+            **errors(
+                400,
+                401,
+                404,
+                413,
+                415,
+                described={403: AGENT_ONLY, 409: "The action is not approved, or its outcome was reported already."},
+            ),
+        },
+        examples=[
+            OpenApiExample(
+                "executed",
+                value={"outcome": "executed", "detail": {"message_id": "<881.refund@mail.example.com>"}},
+                request_only=True,
+            )
+        ],
     )
     def post(self, request, action_id):
         data = parse(ActionOutcomeIn, request)

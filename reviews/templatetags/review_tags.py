@@ -1,6 +1,6 @@
-import json
-
 from django import template
+
+from reviews import payload_form
 
 register = template.Library()
 
@@ -16,11 +16,6 @@ def shape(value) -> str:
 
 
 @register.filter
-def as_json(value) -> str:
-    return json.dumps(value, ensure_ascii=False)
-
-
-@register.filter
 def get(mapping, key):
     return mapping.get(key) if hasattr(mapping, "get") else None
 
@@ -29,3 +24,35 @@ def get(mapping, key):
 def label(key) -> str:
     """Turn a context key into a heading: tool_calls → Tool calls."""
     return str(key).replace("_", " ").capitalize()
+
+
+@register.filter
+def field_label(path) -> str:
+    """An edit error's field in words: "$.items.1.sku" → "Items #2 › Sku"; "comment" → "Comment"."""
+    path = str(path)
+    if path.startswith(("$", "/")):
+        return payload_form.field_label(path)
+    return path.replace("_", " ").capitalize()
+
+
+@register.simple_tag
+def sla(action, now):
+    """How much of its current SLA step a waiting action has used: its percentage, the warning
+    points passed (0 to 3, by the tier's warn_at) and whether it is overdue; None when it has no
+    SLA (a post-action review window)."""
+    path = action.escalation_path or []
+    if action.status != "pending" or action.due_at is None or action.escalation_step >= len(path):
+        return None
+    step = path[action.escalation_step]
+    seconds = float(step.get("sla") or 0)
+    if seconds <= 0:
+        return None
+    used = 1 - (action.due_at - now).total_seconds() / seconds
+    warn = [float(w) for w in step.get("warn_at", [])]
+    return {
+        "seconds": seconds,
+        "percent": max(0, round(used * 100)),
+        "level": sum(used >= w for w in warn),
+        "overdue": used >= 1,
+        "warn": ",".join(f"{w:g}" for w in warn),
+    }

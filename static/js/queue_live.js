@@ -1,19 +1,38 @@
-// The live queue: rows pushed over the websocket are inserted in due order, replaced or removed.
-// A push is only a hint: every time the socket (re)connects, the page re-fetches its rows.
+// The live queue: rows pushed over the reviewer's socket (live.js) are inserted in the page's
+// order, replaced or removed. A push is only a hint: every time the socket (re)connects, the page
+// re-fetches its rows.
 (function () {
   const queue = document.getElementById("queue");
-  if (!queue || !window.WebSocket) return;
-  const filters = ["tier", "group", "type", "agent"];
-  let retry = 1000, countsTimer = null;
+  if (!queue || !window.hitlLive) return;
+  let countsTimer = null;
   let missed = null;  // pushes received while a re-fetch is in flight
 
   function rows() { return document.getElementById("queue-rows"); }
 
   function matches(msg) {
-    if (msg.tab !== queue.dataset.tab) return false;
-    const values = { tier: msg.tier, group: msg.group, type: msg.action_type, agent: msg.agent };
-    return filters.every(function (f) { return !queue.dataset[f] || queue.dataset[f] === values[f]; });
+    const d = queue.dataset;
+    if (msg.tab !== d.tab) return false;
+    if (d.tier && d.tier !== msg.tier) return false;
+    if (d.group && d.group !== msg.group) return false;
+    if (d.type && d.type !== msg.action_type) return false;
+    if (d.agent && !msg.agent.startsWith(d.agent)) return false;
+    if (d.held && String(msg.holder) !== document.body.dataset.user) return false;
+    return true;
   }
+
+  // The page's order (reviews.selectors.SORTS): a sort value, then the id; "newest" runs backwards.
+  function key(due, confidence, created, id) {
+    switch (queue.dataset.sort) {
+      case "confidence": return [Number(confidence), id];
+      case "newest": case "oldest": return [Date.parse(created), id];
+      default: return [Date.parse(due), id];
+    }
+  }
+  function before(a, b) {
+    const order = a[0] < b[0] || (a[0] === b[0] && a[1] < b[1]) ? -1 : a[0] === b[0] && a[1] === b[1] ? 0 : 1;
+    return (queue.dataset.sort === "newest" ? -order : order) < 0;
+  }
+  function rowKey(r) { return key(r.dataset.due, r.dataset.confidence, r.dataset.created, r.dataset.id); }
 
   function upsert(msg) {
     const body = rows();
@@ -22,13 +41,13 @@
     const row = holder.firstElementChild;
     const old = document.getElementById(row.id);
     if (old) { old.replaceWith(row); return; }
-    const key = msg.due + msg.id;
-    const after = Array.from(body.children).find(function (r) { return r.dataset.due + r.dataset.id > key; });
+    const mine = key(msg.due, msg.confidence, msg.created, msg.id);
+    const after = Array.from(body.children).find(function (r) { return before(mine, rowKey(r)); });
     if (!after && body.dataset.more) return;  // it belongs on a later page
     const first = body.firstElementChild;
-    if (queue.dataset.paged && (!first || key < first.dataset.due + first.dataset.id)) return;  // on an earlier page
+    if (queue.dataset.paged && (!first || before(mine, rowKey(first)))) return;  // on an earlier page
     body.insertBefore(row, after || null);
-    body.closest("table").hidden = false;
+    body.closest(".table-scroll").hidden = false;
     const empty = queue.querySelector(".empty");
     if (empty) empty.remove();
     if (window.htmx) htmx.process(row);
@@ -81,53 +100,13 @@
     }, 800);
   }
 
-  // An SLA notification for the reviewer's group: a dismissable message at the top of the page.
-  function toast(msg) {
-    const main = document.querySelector("main") || document.body;
-    let list = main.querySelector(":scope > ul.messages");
-    if (!list) {
-      list = document.createElement("ul");
-      list.className = "messages";
-      main.prepend(list);
-    }
-    const item = document.createElement("li");
-    item.className = "message-info toast";
-    item.setAttribute("role", "status");
-    const link = document.createElement("a");
-    link.href = msg.url;
-    link.textContent = msg.text;
-    const close = document.createElement("button");
-    close.type = "button";
-    close.textContent = "×";
-    close.setAttribute("aria-label", "Dismiss");
-    close.addEventListener("click", function () { item.remove(); });
-    item.append(link, " ", close);
-    list.append(item);
-  }
-
-  function connect() {
-    const socket = new WebSocket((location.protocol === "https:" ? "wss://" : "ws://") + location.host + "/ws/reviews/");
-    socket.onopen = function () {
-      retry = 1000;
-      document.getElementById("live").textContent = "live";
-      document.body.dataset.live = "1";
-      refetch();
-    };
-    socket.onmessage = function (event) {
-      const msg = JSON.parse(event.data);
-      if (msg.op === "toast") { toast(msg); return; }
-      if (missed) missed.push(msg);
-      apply(msg);
-      refreshCounts();
-    };
-    socket.onclose = function () {
-      document.body.dataset.live = "";
-      document.getElementById("live").textContent = "reconnecting…";
-      setTimeout(connect, retry);
-      retry = Math.min(retry * 2, 15000);
-    };
-  }
-  connect();
+  window.hitlLive.onOpen(refetch);
+  window.hitlLive.onMessage(function (msg) {
+    if (msg.op === "toast") return;
+    if (missed) missed.push(msg);
+    apply(msg);
+    refreshCounts();
+  });
 
   document.addEventListener("keydown", function (event) {
     const t = event.target.tagName;

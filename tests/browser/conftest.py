@@ -11,11 +11,14 @@ from pathlib import Path
 import httpx
 import pytest
 from django.db import connection
+from playwright.sync_api import expect
 
 from tests.conftest import free_port
 
 ROOT = Path(__file__).resolve().parents[2]
 CHROMIUM = os.environ.get("CHROMIUM", "/usr/bin/chromium")
+PUSH = 2000  # ms: a pushed row must show within this, without a reload
+PASSWORD = "review-pw-for-tests"  # every browser test's reviewers log in with it
 CHROMIUM_ARGS = [
     "--no-sandbox", "--headless", "--disable-gpu", "--disable-background-networking",
     "--disable-component-update", "--disable-sync",
@@ -71,3 +74,34 @@ def page(browser):
     context = browser.new_context()
     yield context.new_page()
     context.close()
+
+
+@pytest.fixture
+def log_in(browser, server_url):
+    """Log in through the login page in a fresh browser context; returns the page it lands on."""
+    contexts = []
+
+    def log_in(username, *, next_path="/reviews/", route_sockets=None, route_pages=None, **context_options):
+        contexts.append(browser.new_context(**context_options))
+        if route_sockets:
+            contexts[-1].route_web_socket("**/ws/reviews/", route_sockets)
+        if route_pages:
+            contexts[-1].route(*route_pages)
+        page = contexts[-1].new_page()
+        page.goto(f"{server_url}/accounts/login/?next={next_path}")
+        page.fill("input[name=username]", username)
+        page.fill("input[name=password]", PASSWORD)
+        page.click("button[type=submit]")
+        expect(page).to_have_url(f"{server_url}{next_path}")
+        page.wait_for_load_state()  # its deferred scripts (htmx, shortcuts, socket) have run
+        return page
+
+    yield log_in
+    for context in contexts:
+        context.close()
+
+
+def live(page):
+    """The queue page's websocket is open (queue_live.js marks the body)."""
+    expect(page.locator("body")).to_have_attribute("data-live", "1", timeout=10_000)
+    return page

@@ -12,8 +12,7 @@ from hitl.models import Action
 from tests.conftest import submit_body
 from tests.factories import ReviewerGroupFactory, UserFactory
 
-PUSH = 2000  # ms: a pushed row must show within this, without a reload
-PASSWORD = "review-pw-for-tests"
+from .conftest import PASSWORD, PUSH, live
 
 
 @pytest.fixture
@@ -58,37 +57,6 @@ def agent_get(server_url, agent_and_token):
     return get
 
 
-@pytest.fixture
-def log_in(browser, server_url):
-    """Log in through the login page in a fresh browser context; returns the page it lands on."""
-    contexts = []
-
-    def log_in(username, *, next_path="/reviews/", route_sockets=None, route_pages=None, **context_options):
-        contexts.append(browser.new_context(**context_options))
-        if route_sockets:
-            contexts[-1].route_web_socket("**/ws/reviews/", route_sockets)
-        if route_pages:
-            contexts[-1].route(*route_pages)
-        page = contexts[-1].new_page()
-        page.goto(f"{server_url}/accounts/login/?next={next_path}")
-        page.fill("input[name=username]", username)
-        page.fill("input[name=password]", PASSWORD)
-        page.click("button[type=submit]")
-        expect(page).to_have_url(f"{server_url}{next_path}")
-        page.wait_for_load_state()  # its deferred scripts (htmx, shortcuts, socket) have run
-        return page
-
-    yield log_in
-    for context in contexts:
-        context.close()
-
-
-def live(page):
-    """The queue page's websocket is open (queue_live.js marks the body)."""
-    expect(page.locator("body")).to_have_attribute("data-live", "1", timeout=10_000)
-    return page
-
-
 def until(page, condition, message, timeout=10):
     """Wait for a condition of this process, letting Playwright run route handlers meanwhile."""
     deadline = time.monotonic() + timeout
@@ -127,17 +95,20 @@ def test_two_live_queues_a_claim_and_an_edited_approval_the_agent_long_polls_for
         long_poll = pool.submit(agent_get, action["id"], wait=10)
 
         page_a.get_by_text("Edit before approving").click()
-        subject = page_a.locator("input[name='payload/subject']")
+        subject = page_a.locator("[name='payload/subject']")
         expect(subject).to_have_value("Your refund")
         subject.fill("Your $40 refund is on its way")
         diff = page_a.locator("#diff")
-        expect(diff.locator("tr.op-replace")).to_contain_text("/subject", timeout=5000)
-        expect(diff.locator("del")).to_have_text('"Your refund"')
-        expect(diff.locator("ins")).to_have_text('"Your $40 refund is on its way"')
+        expect(diff.locator("tr.op-replace")).to_contain_text("Subject", timeout=5000)
+        expect(diff.locator("del")).to_have_text("Your refund")
+        expect(diff.locator("ins")).to_have_text("Your $40 refund is on its way")
         assert Action.objects.get(pk=action["id"]).status == "pending"  # the diff sent nothing
         assert not long_poll.done(), long_poll.result().text
 
-        page_a.get_by_role("button", name="Approve with edits").click()
+        # The one Approve button now says it sends the edit; pressing it does.
+        approve = page_a.locator("#approve")
+        expect(approve).to_contain_text("Approve with your edits (1 change)")
+        approve.click()
         expect(page_a).to_have_url(f"{server_url}/reviews/")
         expect(page_a.get_by_role("status")).to_contain_text(
             "Approved with your edits: Email Jane confirming her $40 refund"
@@ -162,10 +133,15 @@ def test_the_a_key_approves_and_a_reviewer_without_javascript_rejects_with_a_rea
     first = submit(summary="Email Jane about order 881")
     second = submit(summary="Email John about order 882")
 
-    # "a" on the action page presses Approve: a plain form submit.
+    # "a" on the action page presses Approve; the email cannot be unsent, so it asks once first.
     page = log_in("tina", next_path=f"/reviews/{first['id']}/")
     expect(page.get_by_role("button", name="Approve a")).to_be_visible()
     page.keyboard.press("a")
+    dialog = page.locator("dialog#confirm-approve")
+    expect(dialog).to_be_visible()
+    expect(dialog).to_contain_text("it cannot be undone")
+    assert Action.objects.get(pk=first["id"]).status == "pending"
+    page.keyboard.press("Enter")  # its Approve button has the focus
     expect(page).to_have_url(f"{server_url}/reviews/")
     expect(page.get_by_role("status")).to_contain_text("Approved: Email Jane about order 881")
     approved = Action.objects.get(pk=first["id"])

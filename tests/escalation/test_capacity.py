@@ -4,6 +4,7 @@ import pytest
 
 from escalation.services import escalation_sweep
 from hitl.models import Action, AuditEvent
+from hitl.policy import policy_invalidate
 from hitl.services import action_submit, agent_create
 from reviews.models import ReviewerGroup
 from tests.factories import ActionTypeFactory, ReviewerGroupFactory, UserFactory
@@ -40,13 +41,26 @@ def test_items_beyond_the_daily_capacity_overflow_to_the_fallback(finance):
     assert escalation_sweep().announced == 0  # settled once
 
 
-def test_a_group_with_no_active_member_overflows_and_without_a_fallback_keeps_its_items(finance):
+def test_a_group_with_no_active_member_overflows_and_without_a_fallback_its_tier_group_reviews(finance):
     group, submit = finance
-    group.members.update(is_active=False)
-    (first,) = submit(1)
+    (routed,) = submit(1)  # fiona is active when it is routed…
+    group.members.update(is_active=False)  # …and leaves before the sweep announces it
     escalation_sweep()
-    assert Action.objects.get(pk=first.pk).reviewer_group == "lead"
+    assert Action.objects.get(pk=routed.pk).reviewer_group == "lead"
+    event = AuditEvent.objects.get(event_type="overflowed", action=routed)
+    assert event.before == {"group": "finance", "why": "no active member"}
+
+    policy_invalidate()
+    (second,) = submit(1)  # routing itself sends it to the fallback now, and says why
+    assert second.reviewer_group == "lead"
+    assert second.route_reasons[-1]["message"] == (
+        "reviewed by lead: the reviewer group of issue_refund has 0 active members, fewer than the 1 approval "
+        "tier1 needs"
+    )
+
     ReviewerGroup.objects.filter(pk=group.pk).update(fallback=None)
-    (second,) = submit(1)
+    ReviewerGroupFactory(key="team", rank=1).members.add(UserFactory(username="tina"))
+    policy_invalidate()
+    (third,) = submit(1)  # no fallback: tier1's own group reviews it
     escalation_sweep()
-    assert Action.objects.get(pk=second.pk).reviewer_group == "finance"
+    assert Action.objects.get(pk=third.pk).reviewer_group == "team"

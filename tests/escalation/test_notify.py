@@ -66,6 +66,11 @@ class Receiver:
 
 
 @pytest.fixture(autouse=True)
+def routes_of_each_test(own_routes_only):
+    """Each test here sets the routes it needs."""
+
+
+@pytest.fixture(autouse=True)
 def notify_settings(settings):
     settings.HITL_BASE_URL, settings.HITL_PAGER_URL, settings.HITL_NOTIFY_MAX_ATTEMPTS = BASE, "", 5
 

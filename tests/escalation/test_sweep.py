@@ -251,7 +251,7 @@ def statements(queries) -> list[str]:
     return [q["sql"] for q in queries if "SAVEPOINT" not in q["sql"]]
 
 
-def test_a_batch_costs_the_same_queries_however_many_rows_it_holds(desk):
+def test_a_batch_costs_the_same_queries_however_many_rows_it_holds(desk, own_routes_only):
     _, submit = desk
     counts = []
     for n in (3, 40):

@@ -22,7 +22,7 @@ from hitl.models import Action, ActionType, Agent, AuditEvent, PolicyRule
 from hitl.policy import routing_settings
 from hitl.services import action_submit, agent_create, token_issue
 from reviews.models import Claim, RejectReason
-from tests.conftest import bearer_client, free_port, submit_body
+from tests.conftest import bearer_client, free_port, page_form, submit_body
 from tests.factories import ActionTypeFactory, ReviewerGroupFactory, UserFactory
 
 Type = AuditEvent.Type
@@ -66,6 +66,19 @@ class Trail:
             f"step {name!r} wrote {[e.event_type for e in events]} for {subject}; expected exactly one {event_type}"
         )
         return events[0]
+
+    def decided(self, name: str, event_type: str, action) -> AuditEvent:
+        """The decision step `name` wrote about `action`, asserted to be `event_type` after the
+        claim that a decision on an unclaimed action takes for its decider."""
+        events = self.events(name, action)
+        assert [e.event_type for e in events] == [AuditEvent.Type.CLAIMED, event_type], (
+            f"step {name!r} wrote {[e.event_type for e in events]} for action {action.pk}; "
+            f"expected claimed, then {event_type}"
+        )
+        claimed, decision = events
+        assert claimed.reviewer == decision.reviewer and claimed.data == {"reason": "claimed to decide"}
+        assert claimed.after == {"holder": decision.reviewer.get_username()}
+        return decision
 
     def none(self, name: str, action=GLOBAL) -> None:
         written = [e.event_type for e in self.events(name, action)]
@@ -112,7 +125,7 @@ class Scene:
 
 
 @pytest.fixture
-def scene(db, settings, monkeypatch, django_capture_on_commit_callbacks):
+def scene(db, settings, monkeypatch, django_capture_on_commit_callbacks, own_routes_only):
     settings.HITL_BASE_URL, settings.HITL_PAGER_URL = "http://127.0.0.1:8000", ""
     settings.HITL_NOTIFY_MAX_ATTEMPTS, settings.HITL_NOTIFY_BACKOFF_SECONDS = 2, 0
     groups = {
@@ -191,8 +204,7 @@ def fresh(action: Action) -> Action:
 
 
 def form_decide(client: Client, action: Action, **form):
-    form.setdefault("version", Action.objects.get(pk=action.pk).version)
-    return client.post(f"/reviews/{action.pk}/decide", form)
+    return client.post(f"/reviews/{action.pk}/decide", {**page_form(action), **form})
 
 
 def admin_action(client: Client, name: str, *agents: Agent):

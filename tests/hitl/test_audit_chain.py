@@ -110,16 +110,16 @@ def test_an_edited_row_is_named(trail):
 
 
 def test_a_deleted_row_is_named_by_its_gap(trail):
-    events = events_of(trail[0])
-    extra = AuditEvent.objects.create(
+    AuditEvent.objects.create(
         created_at=timezone.now(), event_type="outcome_reported", actor_type="agent", action=trail[0]
-    )  # a third event, so that deleting the second leaves a gap
+    )  # one more event, so that deleting the second leaves a gap whatever the flow wrote
+    events = events_of(trail[0])
     tampering()
     sql("DELETE FROM hitl_auditevent WHERE id = %s", [events[1].pk])
     status, printed = verify()
     assert status == 1
     assert (
-        f"first broken: event #{extra.pk}: missing: 1 event(s) of action {trail[0].pk} missing between "
+        f"first broken: event #{events[2].pk}: missing: 1 event(s) of action {trail[0].pk} missing between "
         f"event #{events[0].pk} (seq 1) and this one (seq 3)"
     ) in printed
 

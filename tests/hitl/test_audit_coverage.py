@@ -119,7 +119,7 @@ def test_decisions_edits_and_four_eyes(scene):
     tina, eve, ed = s.people["tina"], s.people["eve"], s.people["ed"]
 
     approved = got["approved"]
-    event = t.one("approve", Type.DECIDED, approved)
+    event = t.decided("approve", Type.DECIDED, approved)
     by_reviewer(event, tina)
     about(event, approved, tier="tier1")
     decided_in(event, "approved")
@@ -128,7 +128,7 @@ def test_decisions_edits_and_four_eyes(scene):
     assert event.after == {"status": "approved", "comment": "ok"}
 
     modified = got["modified"]
-    event = t.one("modify", Type.DECIDED, modified)
+    event = t.decided("modify", Type.DECIDED, modified)
     by_reviewer(event, tina)
     about(event, modified, tier="tier1")
     decided_in(event, "modified")
@@ -139,7 +139,7 @@ def test_decisions_edits_and_four_eyes(scene):
     assert {"op": "replace", "path": "/subject", "value": "Your $40 refund"} in event.data["patch"]
 
     rejected = got["rejected"]
-    event = t.one("reject", Type.DECIDED, rejected)
+    event = t.decided("reject", Type.DECIDED, rejected)
     by_reviewer(event, tina)
     about(event, rejected, tier="tier1")
     decided_in(event, "rejected")
@@ -149,14 +149,14 @@ def test_decisions_edits_and_four_eyes(scene):
 
     four_eyes = got["four_eyes"]
     checked = {**EMAIL, "subject": "Checked"}
-    first = t.one("first of two approvals", Type.APPROVAL_RECORDED, four_eyes)
+    first = t.decided("first of two approvals", Type.APPROVAL_RECORDED, four_eyes)
     by_reviewer(first, eve)
     about(first, four_eyes, tier="tier3")
     decided_in(first, "modify")  # the verdict: the action stays pending
     assert first.modified_action == checked
     assert (first.data["approvals"], first.data["required"]) == (1, 2)
 
-    second = t.one("second approval", Type.DECIDED, four_eyes)
+    second = t.decided("second approval", Type.DECIDED, four_eyes)
     by_reviewer(second, ed)
     about(second, four_eyes, tier="tier3")
     decided_in(second, "modified")  # eve's edit stands

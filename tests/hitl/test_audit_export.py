@@ -139,16 +139,17 @@ def test_auditor_exports_every_event_as_json_lines_in_id_order(trail, auditor):
         # from is included, to is excluded
         (
             "from=2026-01-20T10:00:00Z&to=2026-02-06T12:00:00Z",
-            [("decided", "email"), ("submitted", "refund")],
+            [("claimed", "email"), ("decided", "email"), ("submitted", "refund")],
         ),
-        ("from=2026-02-06&to=2026-03-01T13:00", [("decided", "refund")]),
-        ("from=2026-01-20T11:00:00%2B01:00&to=2026-01-20T11:00:01%2B01:00", [("decided", "email")]),
+        ("from=2026-02-06&to=2026-03-01T13:00", [("claimed", "refund"), ("decided", "refund")]),
+        ("from=2026-01-20T11:00:00%2B01:00&to=2026-01-20T11:00:01%2B01:00", [("claimed", "email"),
+                                                                             ("decided", "email")]),
         ("agent=billing-bot", [("agent_created", None), ("token_issued", None), ("submitted", "refund"),
-                               ("decided", "refund")]),
-        ("reviewer=tina", [("decided", "email"), ("decided", "refund")]),
+                               ("claimed", "refund"), ("decided", "refund")]),
+        ("reviewer=tina", [("claimed", "email"), ("decided", "email"), ("claimed", "refund"), ("decided", "refund")]),
         ("action_type=send_email&from=2026-02-01", [("submitted", "later")]),
         ("action_type=issue_refund&reviewer=tina&agent=billing-bot&from=2026-01-01&to=2027-01-01",
-         [("decided", "refund")]),
+         [("claimed", "refund"), ("decided", "refund")]),
         ("from=2026-03-02", []),
     ],
 )  # fmt: skip
@@ -172,7 +173,7 @@ def test_csv_has_a_header_and_the_same_rows(trail, auditor):
     reader = csv.DictReader(io.StringIO(b"".join(chunks).decode(), newline=""))
     assert tuple(reader.fieldnames) == COLUMNS
     rows, events = list(reader), jsonl(json_chunks)
-    assert [int(row["id"]) for row in rows] == [e["id"] for e in events] and len(rows) == 4
+    assert [int(row["id"]) for row in rows] == [e["id"] for e in events] and len(rows) == 6
     for row, event in zip(rows, events, strict=True):
         assert row["created_at"] == event["created_at"]
         assert row["action_id"] == event["action_id"] and row["reviewer"] == (event["reviewer"] or "")
@@ -185,7 +186,9 @@ def test_the_page_downloads_the_same_export(trail, auditor):
     response, chunks = stream("/audit/export?reviewer=tina&format=csv", user=auditor)
     assert response.status_code == 200 and response["Content-Type"] == "text/csv; charset=utf-8"
     rows = list(csv.DictReader(io.StringIO(b"".join(chunks).decode(), newline="")))
-    assert [(row["event_type"], row["decision"]) for row in rows] == [("decided", "modified"), ("decided", "rejected")]
+    assert [(row["event_type"], row["decision"]) for row in rows] == [
+        ("claimed", ""), ("decided", "modified"), ("claimed", ""), ("decided", "rejected"),
+    ]  # fmt: skip
 
 
 def test_the_export_is_streamed_from_an_async_iterator(trail, auditor):
@@ -195,7 +198,7 @@ def test_the_export_is_streamed_from_an_async_iterator(trail, auditor):
         assert response.streaming and response.is_async, path
         assert response["Cache-Control"] == "no-store"
         assert response["Content-Disposition"] == 'attachment; filename="audit-events_start_20260201T000000Z.jsonl"'
-        assert len(jsonl(chunks)) == 6  # 2 agents created, 2 tokens issued, the email submitted and decided
+        assert len(jsonl(chunks)) == 7  # 2 agents created, 2 tokens issued, the email submitted, claimed, decided
 
 
 def test_the_export_reads_the_events_a_chunk_at_a_time(trail, auditor, monkeypatch):
@@ -214,7 +217,7 @@ def test_the_synchronous_test_client_reads_it_too(trail, auditor):
     with pytest.warns(Warning, match="asynchronous iterators"):  # Django says a sync server buffers it
         body = b"".join(response)
     assert [json.loads(line)["event_type"] for line in body.decode().splitlines()] == [
-        "agent_created", "token_issued", "submitted", "decided",
+        "agent_created", "token_issued", "submitted", "claimed", "decided",
     ]  # fmt: skip
 
 
@@ -226,7 +229,7 @@ def test_basic_authentication_and_superusers(trail):
         basic = "Basic " + base64.b64encode(credentials.encode()).decode()
         response, chunks = stream(f"{API}?reviewer=tina", headers={"Authorization": basic})
         assert response.status_code == 200, credentials
-        assert len(jsonl(chunks)) == 2
+        assert len(jsonl(chunks)) == 4  # tina's two claims and decisions
     wrong = "Basic " + base64.b64encode(b"audrey:not-it").decode()
     assert Client().get(API, HTTP_AUTHORIZATION=wrong).status_code == 401
 

@@ -46,6 +46,16 @@ BAD_BODIES = [
         "payload",
         "'subject' is a required",
     ),
+    ("entity is false", submit_body(entity=False), "entity", "JSON object"),
+    ("entity is a string", submit_body(entity="cust_42"), "entity", "JSON object"),
+    ("blast_radius beyond what is stored", submit_body(blast_radius=2**31), "blast_radius", "less than or equal"),
+    (
+        "NUL in a payload string",
+        submit_body(payload={"to": "a@example.com", "subject": "a\x00b"}),
+        "payload",
+        "$.subject: Null characters are not allowed",
+    ),
+    ("NUL in a context key", submit_body(context={"k\x00": 1}), "context", "$: a key: Null characters"),
 ]
 
 
@@ -102,6 +112,30 @@ def test_body_that_is_not_an_object_is_400(api, raw):
     assert response.status_code == 400
     assert "body" in response.json()["fields"]
     assert not Action.objects.exists()
+
+
+def test_lone_surrogate_in_a_json_field_is_400(api):
+    raw = json.dumps(submit_body(context={"notes": ["fine", "half a pair: \ud83d"]})).encode()
+    response = post_raw(api, raw)
+    assert response.status_code == 400, response.content
+    assert response.json()["fields"]["context"] == ["$.notes[1]: Surrogate characters are not allowed: U+D83D."]
+    assert not Action.objects.exists()
+
+
+def test_a_body_nested_deeper_than_python_parses_is_malformed(api):
+    response = post_raw(api, b"[" * 100_000 + b"]" * 100_000)
+    assert response.status_code == 400
+    assert response.json()["error"] == "malformed_json"
+    assert "nested too deeply" in response.json()["message"]
+
+
+def test_an_outcome_detail_that_cannot_be_stored_is_400(api, submitted):
+    action = submitted()
+    bad = {"outcome": "executed", "detail": {"log": "a\x00b"}}
+    response = api.post(f"/api/v1/actions/{action['id']}/outcome", bad, format="json")
+    assert response.status_code == 400
+    assert response.json()["fields"] == {"detail": ["$.log: Null characters are not allowed."]}
+    assert Action.objects.get(pk=action["id"]).outcome == ""
 
 
 def test_body_over_256_kib_is_413(api):

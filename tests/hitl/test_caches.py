@@ -47,5 +47,5 @@ def test_bearer_calls_skip_the_session_but_browsers_keep_it(api, client, submitt
     user = django_user_model.objects.create_user("sam", password="pw-sam-12345")
     login = client.post("/accounts/login/", {"username": "sam", "password": "pw-sam-12345"})
     assert login.status_code == 302 and "sessionid" in login.cookies
-    assert client.get("/").status_code == 200  # the session carries the login
+    assert client.get("/activity/").status_code == 200  # the session carries the login
     assert user.is_authenticated

@@ -64,24 +64,25 @@ def test_admin_issues_a_token_shown_once(admin_client, agent):
 
 
 def test_activity_page_lists_actions(admin_client, submitted):
-    submitted(summary="Email Jane about her refund")
-    page = admin_client.get("/")
+    action = submitted(summary="Email Jane about her refund")
+    page = admin_client.get("/activity/")
     assert page.status_code == 200
-    assert b"Email Jane about her refund" in page.content
+    assert f'<a href="/reviews/{action["id"]}/">Email Jane about her refund</a>'.encode() in page.content
     assert b"irreversible action type: approved before it runs" in page.content  # why it waits
-    partial = admin_client.get("/", HTTP_HX_REQUEST="true")
+    partial = admin_client.get("/activity/", HTTP_HX_REQUEST="true")
     assert b"<html" not in partial.content and b"Email Jane about her refund" in partial.content
 
 
-def test_activity_page_redirects_anonymous_users_to_login(db):
+@pytest.mark.parametrize("path", ["/", "/activity/"])
+def test_pages_redirect_anonymous_users_to_login(db, path):
     from django.test import Client
 
-    response = Client().get("/")
+    response = Client().get(path)
     assert response.status_code == 302 and response["Location"].startswith("/accounts/login/")
 
 
 def test_activity_page_empty_state(admin_client):
-    assert b"No actions yet" in admin_client.get("/").content
+    assert b"No actions you can open yet" in admin_client.get("/activity/").content
 
 
 def test_openapi_schema_describes_the_agent_api(client, db):

@@ -6,7 +6,7 @@ from django.contrib.auth import get_user_model
 from hitl.models import AuditEvent, ExpertiseRoute, PolicyRule, RoutingSettings
 from hitl.policy import routing_settings
 from tests.conftest import submit_body
-from tests.factories import ActionTypeFactory, ReviewerGroupFactory
+from tests.factories import ActionTypeFactory, ReviewerGroupFactory, UserFactory
 
 
 @pytest.fixture
@@ -17,9 +17,13 @@ def admin_client(client, db):
 
 @pytest.fixture
 def groups(db):
-    for key, rank in (("team", 1), ("lead", 2), ("executive", 3)):
-        ReviewerGroupFactory(key=key, rank=rank)
-    return ReviewerGroupFactory(key="finance", kind="expertise", rank=0)
+    """The tier groups and finance, each with as many reviewers as its approvals need."""
+    for key, rank, members in (("team", 1, 1), ("lead", 2, 1), ("executive", 3, 2)):
+        group = ReviewerGroupFactory(key=key, rank=rank)
+        group.members.add(*(UserFactory(username=f"{key}-{n}") for n in range(members)))
+    finance = ReviewerGroupFactory(key="finance", kind="expertise", rank=0)
+    finance.members.add(UserFactory(username="fiona"))
+    return finance
 
 
 def rule_form(**overrides):

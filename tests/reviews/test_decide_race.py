@@ -50,7 +50,9 @@ def race(*calls):
 
 def deciding(reviewer, action_id, verdict, **kwargs):
     comment = kwargs.pop("comment", f"{reviewer.get_username()} says no" if verdict == "reject" else "")
-    return lambda: review_decide(reviewer=reviewer, action_id=action_id, decision=verdict, comment=comment, **kwargs)
+    return lambda: (
+        review_decide(reviewer=reviewer, action_id=action_id, decision=verdict, comment=comment, **kwargs).action
+    )
 
 
 def events(action, kind):
@@ -205,7 +207,7 @@ def test_a_loser_that_waited_on_the_lock_is_told_who_won(scene):
         Action.objects.select_for_update().get(pk=action.pk)
         waiting.start()
         _wait_until_a_backend_waits_on_a_lock()
-        assert review_decide(reviewer=alice, action_id=action.pk, decision="approve").status == "approved"
+        assert review_decide(reviewer=alice, action_id=action.pk, decision="approve").action.status == "approved"
     waiting.join(timeout=30)
     assert not waiting.is_alive()
 
@@ -236,7 +238,7 @@ def _wait_until_a_backend_waits_on_a_lock(timeout=10.0):
 def test_the_same_reviewer_cannot_approve_a_four_eyes_action_twice(scene):
     erin, ed = scene["erin"], scene["ed"]
     action = scene["new_action"](four_eyes=True)
-    first = review_decide(reviewer=erin, action_id=action.pk, decision="approve")
+    first = review_decide(reviewer=erin, action_id=action.pk, decision="approve").action
     assert first.status == "pending" and first.version == 2
 
     with pytest.raises(Conflict) as refused:
@@ -247,7 +249,7 @@ def test_the_same_reviewer_cannot_approve_a_four_eyes_action_twice(scene):
     assert Verdict.objects.filter(action=action).count() == 1
     assert events(action, "approval_recorded").count() == 1 and not events(action, "decided").exists()
 
-    assert review_decide(reviewer=ed, action_id=action.pk, decision="approve").status == "approved"
+    assert review_decide(reviewer=ed, action_id=action.pk, decision="approve").action.status == "approved"
 
 
 def test_the_same_reviewer_approving_a_four_eyes_action_twice_at_once_counts_once(scene):
@@ -280,7 +282,7 @@ def test_a_decision_on_an_action_another_reviewer_holds_is_refused(scene):
     assert Claim.objects.get(action=action).holder == alice
 
     # The holder may decide, and the claim goes with the decision.
-    assert review_decide(reviewer=alice, action_id=action.pk, decision="approve").status == "approved"
+    assert review_decide(reviewer=alice, action_id=action.pk, decision="approve").action.status == "approved"
     assert not Claim.objects.filter(action=action).exists()
 
 
@@ -317,7 +319,7 @@ def test_a_stale_version_is_refused_and_changes_nothing(scene):
     assert action.status == "pending" and action.version == 1
     assert not Verdict.objects.filter(action=action).exists() and not events(action, "decided").exists()
 
-    assert review_decide(reviewer=alice, action_id=action.pk, decision="approve", version=1).status == "approved"
+    assert review_decide(reviewer=alice, action_id=action.pk, decision="approve", version=1).action.status == "approved"
 
 
 def test_a_form_opened_before_another_executives_approval_is_stale(scene):
@@ -335,7 +337,7 @@ def test_a_form_opened_before_another_executives_approval_is_stale(scene):
     assert not events(action, "decided").exists()
 
     # Looking again (the current version), erin's approval completes the four eyes.
-    done = review_decide(reviewer=erin, action_id=action.pk, decision="approve", version=action.version)
+    done = review_decide(reviewer=erin, action_id=action.pk, decision="approve", version=action.version).action
     assert done.status == "approved" and events(action, "decided").get().reviewer == erin
 
 

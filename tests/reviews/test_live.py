@@ -21,9 +21,10 @@ ORIGIN = (b"origin", b"http://localhost:8000")
 def team(db):
     groups = {key: ReviewerGroupFactory(key=key, rank=rank) for key, rank in (("team", 1), ("lead", 2))}
     groups["finance"] = ReviewerGroupFactory(key="finance", kind="expertise", rank=0)
-    people = {name: UserFactory(username=name) for name in ("tina", "tom", "leo")}
+    people = {name: UserFactory(username=name) for name in ("tina", "tom", "leo", "fiona")}
     groups["team"].members.add(people["tina"], people["tom"])
     groups["lead"].members.add(people["leo"])
+    groups["finance"].members.add(people["fiona"])
     email = ActionTypeFactory()
     refund = ActionTypeFactory(key="issue_refund", payload_schema=None, reviewer_group="finance")
     agent, _ = agent_create(name="support-bot")

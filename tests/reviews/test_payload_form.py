@@ -10,7 +10,9 @@ SCHEMA = {
         "quantity": {"type": "integer"},
         "currency": {"enum": ["USD", "EUR", 3]},
         "notify": {"type": "boolean"},
-        "note": {"type": "string"},
+        "note": {"type": "string"},  # no maxLength: long text is allowed, so a textarea
+        "code": {"type": "string", "maxLength": 12},
+        "email": {"type": "string", "format": "email"},
         "customer": {"type": "object", "properties": {"id": {"type": "string"}, "tier/level": {"type": "string"}}},
         "tags": {"type": "array", "items": {"type": "string"}},
         "lines": {
@@ -59,7 +61,9 @@ def test_each_schema_construct_gets_its_own_input():
         "payload/quantity": "integer",
         "payload/currency": "enum",
         "payload/notify": "boolean",
-        "payload/note": "string",
+        "payload/note": "text",
+        "payload/code": "string",
+        "payload/email": "string",
         "payload/customer": "object",
         "payload/tags": "lines",
         "payload/lines": "items",

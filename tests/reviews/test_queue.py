@@ -5,6 +5,7 @@ from django.db import connection
 from django.test.utils import CaptureQueriesContext
 
 from hitl.services import action_submit, agent_create
+from reviews.models import ReviewerGroup
 from tests.factories import ActionTypeFactory, ReviewerGroupFactory, UserFactory
 
 
@@ -136,3 +137,73 @@ def test_the_partial_is_served_to_htmx(client, world):
     client.force_login(people["tina"])
     response = client.get("/reviews/", HTTP_HX_REQUEST="true")
     assert b"<html" not in response.content and b"tier1 email" in response.content
+
+
+def test_four_eyes_rows_show_their_progress_and_leave_the_list_of_who_approved(client, world):
+    from hitl.models import Action
+    from reviews.services import review_decide
+
+    people, _ = world
+    ed = UserFactory(username="ed")
+    ReviewerGroup.objects.get(key="executive").members.add(ed)
+    tier3 = Action.objects.get(summary="tier3 email")
+    review_decide(reviewer=people["eve"], action_id=tier3.pk, decision="approve")
+    seen_by_eve, response = summaries(client, people["eve"])
+    assert "tier3 email" not in seen_by_eve  # she approved it: not hers to decide any more
+    assert response.context["counts"]["tiers"]["tier3"] == 0
+    seen_by_ed, response = summaries(client, ed)
+    assert "tier3 email" in seen_by_ed
+    assert '<strong class="approvals">1 of 2 approvals: eve</strong>' in response.content.decode()
+
+
+def test_held_by_me_sorting_and_filters_by_prefix_or_from_lists(client, world):
+    from hitl.models import Action
+    from reviews.claims import claim_take
+
+    people, submit = world
+    submit("hesitant email", confidence=0.61)
+    claim_take(reviewer=people["eve"], action_id=Action.objects.get(summary="tier2 email").pk)
+    assert summaries(client, people["eve"], "?held=me")[0] == {"tier2 email"}
+    assert b"You hold no action right now." in summaries(client, people["tina"], "?held=me")[1].content
+
+    _, response = summaries(client, people["eve"], "?sort=confidence")
+    confidences = [a.confidence for a in response.context["rows"]]
+    assert confidences == sorted(confidences) and confidences[0] == 0.5
+    _, response = summaries(client, people["eve"], "?sort=newest")
+    assert response.context["rows"][0].summary == "hesitant email"
+    _, response = summaries(client, people["eve"], "?sort=oldest")
+    assert response.context["rows"][0].summary == "tier1 email"
+
+    assert summaries(client, people["eve"], "?agent=bo")[0] == summaries(client, people["eve"])[0]  # "bot"
+    assert summaries(client, people["eve"], "?agent=demo")[0] == set()
+    html = response.content.decode()
+    assert '<option value="bot">' in html  # the agents present, to pick from
+    assert "<option>finance</option>" not in summaries(client, people["tina"])[1].content.decode()  # her groups
+
+
+def test_a_sorted_queue_pages_through_once(client, world):
+    people, submit = world
+    for i in range(60):
+        submit(f"bulk {i}", confidence=0.6 + i / 1000)
+    client.force_login(people["tina"])
+    seen, cursor = [], None
+    while True:
+        response = client.get("/reviews/", {"sort": "confidence", **({"after": cursor} if cursor else {})})
+        seen += response.context["rows"]
+        cursor = response.context["next_cursor"]
+        if not cursor:
+            break
+    assert len(seen) == 61 == len({a.pk for a in seen})
+    assert [a.confidence for a in seen] == sorted(a.confidence for a in seen)
+
+
+def test_a_post_action_verdict_returns_to_the_post_action_tab(client, world):
+    from tests.conftest import page_form
+
+    people, submit = world
+    reversible = ActionTypeFactory(key="tag_ticket", irreversible=False, payload_schema=None)
+    submit("warm-up", action_type=reversible, confidence=0.99)
+    ran = submit("Tag ticket urgent", action_type=reversible, confidence=0.65)
+    client.force_login(people["tina"])
+    response = client.post(f"/reviews/{ran.pk}/decide", {**page_form(ran), "decision": "confirm"})
+    assert response.status_code == 302 and response["Location"] == "/reviews/?tab=post"

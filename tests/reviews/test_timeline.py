@@ -10,12 +10,12 @@ import time_machine
 from django.template.loader import render_to_string
 
 from escalation.services import escalation_sweep
-from hitl.models import Action
 from hitl.services import action_submit, agent_create
 from reviews.claims import claim_take, claim_take_over
 from reviews.models import RejectReason
 from reviews.services import review_decide, review_reassign
 from reviews.timeline import action_timeline
+from tests.conftest import page_form
 from tests.factories import ActionTypeFactory, ReviewerGroupFactory, UserFactory
 
 T0 = datetime(2026, 11, 24, 9, 0, tzinfo=UTC)
@@ -61,7 +61,7 @@ def _text(fragment: str) -> str:
 
 
 def rows(table_html: str) -> list[list[str]]:
-    return [[_text(cell) for cell in re.findall(r"<td>(.*?)</td>", row, re.S)]
+    return [[_text(cell) for cell in re.findall(r"<t[hd][^>]*>(.*?)</t[hd]>", row, re.S)]
             for row in re.findall(r"<tr class=\"op-[a-z]+\">(.*?)</tr>", table_html, re.S)]  # fmt: skip
 
 
@@ -85,8 +85,7 @@ def test_the_timeline_tells_the_story_of_an_escalated_action_approved_with_edits
         claim_take(reviewer=people["leo"], action_id=action.pk)
         client.force_login(people["leo"])
         form = {**{f"payload/{k}": v for k, v in PAYLOAD.items()}, "payload/subject": "Your $40 refund"}
-        version = Action.objects.get(pk=action.pk).version
-        response = client.post(f"/reviews/{action.pk}/decide", {"decision": "modify", "version": version, **form})
+        response = client.post(f"/reviews/{action.pk}/decide", {"decision": "modify", **page_form(action), **form})
         assert response.status_code == 302
     html = timeline_html(client, people["leo"], action)
 
@@ -102,20 +101,18 @@ def test_the_timeline_tells_the_story_of_an_escalated_action_approved_with_edits
     ]
     assert '<time class="local" datetime="2026-11-24T13:00:03+00:00">' in item(html, 4)
     submitted, _, warned, released, escalated, _, decided = (item(html, n) for n in range(7))
-    assert rows(submitted) == [
-        ["add", "/tier", "", '"tier1"'], ["add", "/route", "", '"pre_action"'], ["add", "/status", "", '"pending"'],
-    ]  # fmt: skip
+    assert rows(submitted) == [["Tier", "", "tier1"], ["Route", "", "pre_action"], ["Status", "", "pending"]]
     assert '<dt>SLA used</dt><dd><span class="value">50 % of the SLA</span></dd>' in warned
-    assert rows(released) == [["remove", "/holder", '"tina"', ""]] and "lease expired" in released
+    assert rows(released) == [["Holder", "tina", ""]] and "lease expired" in released
     assert '<dt>Late by</dt><dd><span class="value">3 s</span></dd>' in escalated
     assert rows(escalated) == [
-        ["replace", "/tier", '"tier1"', '"tier2"'],
-        ["replace", "/group", '"team"', '"lead"'],
-        ["replace", "/due_at", '"2026-11-24T13:00:00+00:00"', '"2026-11-24T14:00:03+00:00"'],
+        ["Tier", "tier1", "tier2"],
+        ["Group", "team", "lead"],
+        ["Due at", "2026-11-24 13:00:00 UTC", "2026-11-24 14:00:03 UTC"],
     ]
     status, edit = re.findall(r'<table class="diff">.*?</table>', decided, re.S)
-    assert rows(status) == [["replace", "/status", '"pending"', '"approved"']]
-    assert rows(edit) == [["replace", "/subject", '"Your refund"', '"Your $40 refund"']]
+    assert rows(status) == [["Status", "pending", "approved"]]
+    assert rows(edit) == [["Changed", "Subject", "Your refund", "Your $40 refund"]]
     assert "Approved by" in decided and "leo" in decided
 
 
@@ -133,12 +130,14 @@ def test_four_eyes_a_reassignment_a_take_over_and_a_rejection(client, desk):
     html = timeline_html(client, ed, high)
     assert [heading.split(" · ")[0] for heading in events_shown(html)] == [
         "Submitted by agent support-bot",
+        "Claimed by reviewer eve",  # a decision goes through the claim
         "Approval with edits recorded by reviewer eve",
+        "Claimed by reviewer ed",
         "Approved with edits by reviewer ed",
     ]
-    recorded, decided = item(html, 1), item(html, 2)
+    recorded, decided = item(html, 2), item(html, 4)
     assert '<dt>Approvals</dt><dd><span class="value">1 of 2</span></dd>' in recorded
-    body = ["replace", "/body", '"It is on its way."', '"It is on its way: 3 to 5 days."']
+    body = ["Changed", "Body", "It is on its way.", "It is on its way: 3 to 5 days."]
     assert rows(recorded) == [body]  # eve's edit
     assert rows(decided)[-1] == body  # what ran: eve's edit, which ed approved
     assert "eve, ed" in decided
@@ -155,12 +154,13 @@ def test_four_eyes_a_reassignment_a_take_over_and_a_rejection(client, desk):
         "Claimed by reviewer tina",
         "Taken over by reviewer leo",
         "Reassigned by reviewer leo",
+        "Claimed by reviewer fiona",
         "Rejected by reviewer fiona",
     ]
-    assert rows(item(html, 2)) == [["replace", "/holder", '"tina"', '"leo"']]
-    assert rows(item(html, 3)) == [["replace", "/group", '"team"', '"finance"']]
-    rejected = item(html, 4)
-    assert rows(rejected) == [["replace", "/status", '"pending"', '"rejected"']]  # and no edit
+    assert rows(item(html, 2)) == [["Holder", "tina", "leo"]]
+    assert rows(item(html, 3)) == [["Group", "team", "finance"]]
+    rejected = item(html, 5)
+    assert rows(rejected) == [["Status", "pending", "rejected"]]  # and no edit
     assert _text(rejected).count("Wrong recipient · She asked for a call instead.") == 1
     assert '<dt>Reason</dt><dd><span class="value">wrong_recipient</span></dd>' in rejected
 
@@ -177,7 +177,7 @@ def test_the_timeline_is_one_query_however_many_events(desk, django_assert_num_q
     with django_assert_num_queries(1):
         timeline = action_timeline(action)
         html = render_to_string("reviews/_timeline.html", {"timeline": timeline, "action": action})
-    assert len(timeline) == 6 and [entry.event.seq for entry in timeline] == [1, 2, 3, 4, 5, 6]
+    assert len(timeline) == 7 and [entry.event.seq for entry in timeline] == [1, 2, 3, 4, 5, 6, 7]
     assert {"tina", "leo", "eve"} <= set(re.findall(r'<strong class="actor">(\w+)</strong>', html))
 
 

@@ -7,6 +7,7 @@ from hitl.models import Action, AuditEvent
 from hitl.services import action_submit, agent_create
 from reviews.claims import claim_take
 from reviews.models import RejectReason, ReviewerGroup, Verdict
+from tests.conftest import page_form
 from tests.factories import ActionTypeFactory, ReviewerGroupFactory, UserFactory
 
 
@@ -46,8 +47,7 @@ def page(client, user, action):
 
 def decide(client, user, action, **form):
     client.force_login(user)
-    form.setdefault("version", Action.objects.get(pk=action.pk).version)
-    return client.post(f"/reviews/{action.pk}/decide", form)
+    return client.post(f"/reviews/{action.pk}/decide", {**page_form(action), **form})
 
 
 def test_the_action_page_shows_everything_needed_to_decide(client, desk):
@@ -122,7 +122,7 @@ def test_an_edit_that_breaks_the_schema_is_refused_with_the_field_and_changes_no
     })  # fmt: skip
     html = response.content.decode()
     assert response.status_code == 400
-    assert "$.to" in html and "is not a" in html
+    assert "<br>To: &#x27;not an email&#x27; is not a &#x27;email&#x27;" in html  # the field, in words
     assert 'value="not an email"' in html  # the reviewer's edit is kept in the form
     assert Action.objects.get(pk=action.pk).status == "pending"
     assert not Verdict.objects.exists()
@@ -148,7 +148,7 @@ def test_the_json_editor_is_the_fallback_for_a_type_without_a_field_schema(clien
     html = page(client, people["tina"], action).content.decode()
     assert 'name="payload_json"' in html and "cleanup.sh" in html
     bad = decide(client, people["tina"], action, decision="modify", payload_mode="json", payload_json="{oops")
-    assert bad.status_code == 400 and "The edited JSON is not valid." in bad.content.decode()
+    assert bad.status_code == 400 and "The edited JSON is not valid:" in bad.content.decode()
     good = decide(client, people["tina"], action, decision="modify", payload_mode="json",
                   payload_json='{"script": "cleanup.sh", "args": []}')  # fmt: skip
     assert good.status_code == 302
@@ -252,9 +252,9 @@ def test_four_eyes_needs_two_different_approvers(client, desk):
     assert first.status_code == 302
     assert Action.objects.get(pk=action.pk).status == "pending"
     again = decide(client, people["eve"], action, decision="approve")
-    assert "You approved this action already" in again.content.decode()
+    assert "You approved this payload already" in again.content.decode()
     html = page(client, people["ed"], action).content.decode()
-    assert "<strong>1 of 2</strong>" in html and "Checked" in html and "eve" in html
+    assert '<strong class="approvals">1 of 2 approvals: eve</strong>' in html and "Checked" in html
     stale = decide(client, people["ed"], action, decision="approve", version=action.version)  # opened before eve's
     assert stale.status_code == 409
     assert decide(client, people["ed"], action, decision="approve").status_code == 302
@@ -262,7 +262,7 @@ def test_four_eyes_needs_two_different_approvers(client, desk):
     assert (done.status, done.decision, done.decided_by) == ("approved", "modified", people["ed"])
     assert done.final_payload["subject"] == "Checked"
     events = list(AuditEvent.objects.filter(action=action).values_list("event_type", flat=True))
-    assert events == ["submitted", "approval_recorded", "decided"]
+    assert events == ["submitted", "claimed", "approval_recorded", "claimed", "decided"]  # each through the claim
 
 
 def test_any_rejection_ends_a_four_eyes_action(client, desk):
@@ -279,11 +279,12 @@ def test_the_diff_shows_the_edit_before_it_is_sent(client, desk):
     client.force_login(people["tina"])
     form = {"payload/to": "jane@example.com", "payload/subject": "Your $40 refund", "payload/body": "It is on its way."}
     html = client.post(f"/reviews/{action.pk}/diff", form, HTTP_HX_REQUEST="true").content.decode()
-    assert (
-        "<code>/subject</code>" in html and "&quot;Your refund&quot;" in html and "&quot;Your $40 refund&quot;" in html
-    )
+    assert '<th scope="row">Subject</th>' in html  # the field in words, the values as they read
+    assert '<del><span class="value">Your refund</span></del>' in html
+    assert '<ins><span class="value">Your $40 refund</span></ins>' in html
+    assert "Approve with your edits (1 change)" in html  # what the Approve button will now send
     bad = client.post(f"/reviews/{action.pk}/diff", {"payload_mode": "json", "payload_json": "[1,"}).content.decode()
-    assert "The edited JSON is not valid." in bad
+    assert "The edited JSON is not valid:" in bad
 
 
 def test_post_action_reviews_have_their_own_tab(client, desk):

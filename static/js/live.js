@@ -1,0 +1,77 @@
+// The reviewer's live socket, shared by the queue and the action page. It (re)connects with
+// backoff, shows toasts (SLA notifications for one's groups, and notices for oneself, such as a
+// lead taking over one's claim), and hands every other message to the page's listeners. A push
+// is only a hint: on every (re)connect the listeners re-read their state.
+(function () {
+  if (!window.WebSocket) return;
+  const listeners = [], openers = [];
+  const MAX_TOASTS = 4;
+  let retry = 1000;
+
+  function status(text) {
+    const el = document.getElementById("live");
+    if (el) el.textContent = text;
+  }
+
+  function toast(msg) {
+    const main = document.querySelector("main") || document.body;
+    let list = main.querySelector(":scope > ul.messages");
+    if (!list) {
+      list = document.createElement("ul");
+      list.className = "messages";
+      main.prepend(list);
+    }
+    const item = document.createElement("li");
+    item.className = "message-info toast";
+    item.setAttribute("role", "status");
+    const link = document.createElement("a");
+    link.href = msg.url;
+    link.textContent = msg.text;
+    const close = document.createElement("button");
+    close.type = "button";
+    close.textContent = "×";
+    close.setAttribute("aria-label", "Dismiss");
+    close.addEventListener("click", function () { item.remove(); });
+    item.append(link, " ", close);
+    list.append(item);
+    if (!msg.action) setTimeout(function () { item.remove(); }, 60000);  // a group's SLA news fades; a notice to oneself stays
+    const toasts = list.querySelectorAll("li.toast");
+    for (let i = 0; i < toasts.length - MAX_TOASTS; i++) toasts[i].remove();  // the newest stay
+  }
+
+  function connect() {
+    const socket = new WebSocket((location.protocol === "https:" ? "wss://" : "ws://") + location.host + "/ws/reviews/");
+    socket.onopen = function () {
+      retry = 1000;
+      status("live");
+      document.body.dataset.live = "1";
+      openers.forEach(function (f) { f(); });
+    };
+    socket.onmessage = function (event) {
+      const msg = JSON.parse(event.data);
+      if (msg.op === "toast") toast(msg);
+      listeners.forEach(function (f) { f(msg); });
+    };
+    socket.onclose = function () {
+      document.body.dataset.live = "";
+      status("reconnecting…");
+      setTimeout(connect, retry);
+      retry = Math.min(retry * 2, 15000);
+    };
+  }
+
+  window.hitlLive = {
+    onMessage: function (f) { listeners.push(f); },
+    onOpen: function (f) { openers.push(f); },
+    // Show `msg` again after the page reloads (a notice that made the page read itself afresh).
+    keepForReload: function (msg) { sessionStorage.setItem("hitl-toast", JSON.stringify(msg)); },
+  };
+  document.addEventListener("DOMContentLoaded", function () {
+    const kept = sessionStorage.getItem("hitl-toast");
+    if (kept) {
+      sessionStorage.removeItem("hitl-toast");
+      toast(JSON.parse(kept));
+    }
+    connect();
+  });
+})();
