@@ -15,9 +15,8 @@ RUN pip install -r requirements.txt
 
 COPY . .
 # collectstatic needs settings to load, not real services: throwaway values for the build only.
-RUN SECRET_KEY=build-only DATABASE_URL=sqlite:////tmp/build.sqlite3 REDIS_URL=redis://localhost:6379/0 \
+RUN SECRET_KEY=build-only DATABASE_URL=postgres://build@localhost/build REDIS_URL=redis://localhost:6379/0 \
     python manage.py collectstatic --noinput \
- && rm -f /tmp/build.sqlite3 \
  && chown -R hitl:hitl /app
 
 USER hitl

@@ -17,12 +17,12 @@ $(STAMP): $(BIN)/python requirements.txt requirements-dev.txt
 migrate: $(STAMP)
 	$(BIN)/python manage.py migrate --noinput
 
-run: migrate
-	$(BIN)/python manage.py seed_demo
-	$(BIN)/python manage.py run_stack
+run: $(STAMP)
+	$(BIN)/python manage.py run_stack --migrate --seed
 
 test: $(STAMP)
 	$(BIN)/ruff check .
+	$(BIN)/lint-imports
 	$(BIN)/python -m pytest
 
 bench: $(STAMP)

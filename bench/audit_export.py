@@ -40,7 +40,7 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
 from bench.databases import database_url, django_setup, fresh_database  # noqa: E402
-from hitl import demo  # noqa: E402
+from demo import data as demo  # noqa: E402
 
 DB_NAME = "hitl_bench_export"
 DB_URL = database_url(DB_NAME)
@@ -233,7 +233,7 @@ def export_body(cookie: bytes, query: bytes = b""):
 
 def export_sql() -> str:
     """The SQL the export runs, unfiltered: its columns, joins and order."""
-    from hitl.audit_export import AuditFilters, _export_rows, audit_events
+    from audit.export import AuditFilters, _export_rows, audit_events
 
     sql, params = _export_rows(audit_events(AuditFilters())).query.sql_with_params()
     assert not params, params

@@ -32,7 +32,7 @@ sys.path.insert(0, str(ROOT))
 
 from bench.databases import database_url, fresh_database, manage  # noqa: E402
 from bench.loadgen import Request, connections_held, open_balanced, run_load, worker_pids  # noqa: E402
-from hitl import demo  # noqa: E402
+from demo import data as demo  # noqa: E402
 
 
 def free_port() -> int:

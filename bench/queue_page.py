@@ -36,7 +36,7 @@ from datetime import UTC, datetime, timedelta  # noqa: E402
 import psycopg  # noqa: E402
 
 from bench.databases import database_url, fresh_database, manage  # noqa: E402
-from hitl import demo  # noqa: E402
+from demo import data as demo  # noqa: E402
 
 DATABASES = {"small": ("hitl_bench_queue_small", 100), "large": ("hitl_bench_queue", 100_000)}
 REVIEWER = "tina"  # demo reviewer in the `team` tier group: sees tier1 actions routed to `team`

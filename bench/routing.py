@@ -13,7 +13,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from hitl import demo  # noqa: E402
+from demo import data as demo  # noqa: E402
 from hitl.routing import Policy, RiskFacts, route  # noqa: E402
 
 COUNT = 100_000

@@ -38,8 +38,8 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
 from bench.databases import database_url, django_setup, fresh_database  # noqa: E402
+from demo import data as demo  # noqa: E402
 from escalation.transitions import iso_utc  # noqa: E402
-from hitl import demo  # noqa: E402
 
 DB_NAME = "hitl_bench_sweep"
 DB_URL = database_url(DB_NAME)

@@ -2,8 +2,8 @@ from django.contrib import admin
 
 from hitl.admin import KnownGroupForm, PolicyAdmin, ReadOnlyAdmin
 
+from .delivery import shown_target
 from .models import Notification, NotificationRoute, TierPolicy
-from .notify import shown_target
 
 
 @admin.register(TierPolicy)

@@ -8,11 +8,12 @@ which keeps intake free of load queries. Two queries per batch, whatever its siz
 
 from datetime import datetime
 
-from django.db.models import Count, Q
+from django.db.models import Count
 
-from hitl.audit import Type, audit_event
-from hitl.models import Action, AuditEvent
-from reviews.models import ReviewerGroup
+from audit.models import AuditEvent
+from audit.services import Type, audit_event
+from hitl.models import Action
+from reviews.selectors import GroupLoad, group_loads
 
 MAX_HOPS = 10  # admin validation keeps fallbacks free of cycles; this is a fuse
 
@@ -23,12 +24,7 @@ def overflow_new_items(actions: list[Action], now: datetime) -> list[AuditEvent]
     new = [a for a in actions if a.sla_stage == 0 and a.status == "pending" and a.reviewer_group]
     if not new:
         return []
-    groups = {
-        g.key: g
-        for g in ReviewerGroup.objects.select_related("fallback").annotate(
-            active=Count("members", filter=Q(members__is_active=True))
-        )
-    }
+    groups = group_loads()
     midnight = now.replace(hour=0, minute=0, second=0, microsecond=0)
     capped = [key for key, g in groups.items() if g.daily_capacity is not None]
     load = dict(
@@ -41,8 +37,8 @@ def overflow_new_items(actions: list[Action], now: datetime) -> list[AuditEvent]
     for action in new:
         group, hops = groups.get(action.reviewer_group), 0
         needed = action.approvals_required
-        while group is not None and _unavailable(group, load, needed) and group.fallback_id and hops < MAX_HOPS:
-            group, hops = groups.get(group.fallback.key), hops + 1
+        while group is not None and _unavailable(group, load, needed) and group.fallback and hops < MAX_HOPS:
+            group, hops = groups.get(group.fallback), hops + 1
         if group is not None and group.key != action.reviewer_group:
             before = {"group": action.reviewer_group, "why": _why(groups[action.reviewer_group], load, needed)}
             action.reviewer_group = group.key
@@ -54,14 +50,14 @@ def overflow_new_items(actions: list[Action], now: datetime) -> list[AuditEvent]
     return events
 
 
-def _unavailable(group: ReviewerGroup, load: dict, needed: int) -> bool:
+def _unavailable(group: GroupLoad, load: dict, needed: int) -> bool:
     """No active member, fewer than the approvals the item needs, or at its daily capacity."""
     return group.active < max(needed, 1) or (
         group.daily_capacity is not None and load.get(group.key, 0) >= group.daily_capacity
     )
 
 
-def _why(group: ReviewerGroup, load: dict, needed: int) -> str:
+def _why(group: GroupLoad, load: dict, needed: int) -> str:
     if group.active == 0:
         return "no active member"
     if group.active < needed:

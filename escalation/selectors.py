@@ -1,36 +1,12 @@
 """Reads of the escalation policy. The chains are plain values: hitl.policy caches them per process
 and routing copies the chain onto each action it sends to a human."""
 
-from datetime import timedelta
-
-from django.db import transaction
-
 from .models import TierPolicy
-
-DEFAULTS = [  # the design article's: tier1 4 h → tier2, tier2 1 h → tier3, tier3 15 min → expire, paged
-    ("tier1", timedelta(hours=4), "team", "tier2", False),
-    ("tier2", timedelta(hours=1), "lead", "tier3", False),
-    ("tier3", timedelta(minutes=15), "executive", None, True),
-]
 
 
 def tier_policies() -> dict[str, TierPolicy]:
-    """Every tier's policy; the defaults are created the first time none exist."""
-    policies = {p.tier: p for p in TierPolicy.objects.select_related("escalate_to")}
-    if not policies:
-        with transaction.atomic():
-            for tier, sla, group, _, page in DEFAULTS:
-                on_breach = TierPolicy.OnBreach.EXPIRE if tier == "tier3" else TierPolicy.OnBreach.ESCALATE
-                TierPolicy.objects.get_or_create(
-                    tier=tier, defaults={"sla": sla, "approver_group": group, "page": page, "on_breach": on_breach}
-                )
-            for tier, _, _, next_tier, _ in DEFAULTS:
-                if next_tier:
-                    TierPolicy.objects.filter(tier=tier, escalate_to=None).update(
-                        escalate_to=TierPolicy.objects.get(tier=next_tier)
-                    )
-        policies = {p.tier: p for p in TierPolicy.objects.select_related("escalate_to")}
-    return policies
+    """Every tier's policy (a migration creates the design's three)."""
+    return {p.tier: p for p in TierPolicy.objects.select_related("escalate_to")}
 
 
 def step_of(policy: TierPolicy) -> dict:
@@ -58,3 +34,11 @@ def escalation_chains() -> dict[str, tuple[dict, ...]]:
             step = policies.get(step.escalate_to.tier) if escalates else None
         chains[tier] = tuple(steps)
     return chains
+
+
+def routing_tiers() -> dict:
+    """What routing needs of the tiers (hitl.policy caches it): each tier's escalation chain, which
+    routing copies onto the actions it sends there, and the group that reviews each tier."""
+    chains = escalation_chains()
+    tier_groups = {tier: chain[0]["group"] for tier, chain in chains.items()}
+    return {"escalation_chains": chains, **({"tier_groups": tier_groups} if tier_groups else {})}

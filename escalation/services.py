@@ -17,20 +17,18 @@ from django.conf import settings
 from django.db import connection, transaction
 from django.utils import timezone
 
-from hitl.audit import Type, audit_event
+from hitl import events
 from hitl.db import insert_rows, update_rows
-from hitl.models import Action, AuditEvent
+from hitl.models import Action
 from hitl.request_context import request_id
 from hitl.states import Status
 from hitl.wakeups import actions_changed_on_commit
-from reviews.models import Claim
-from reviews.realtime import broadcast_actions_on_commit
+from reviews import services as review_services
 
 from . import notify
 from .capacity import overflow_new_items
 from .notify_models import Event
 from .transitions import transitions_apply
-from .transitions_orm import transitions_apply_orm
 
 BATCH_SIZE = 1000
 COUNTED = {kind: kind for kind in ("announced", "warned", "escalated", "expired")} | {
@@ -67,8 +65,7 @@ def escalation_sweep(*, now: datetime | None = None, batch_size: int = BATCH_SIZ
     (default HITL_SLA_SWEEP_WORKERS), each on its own connection: FOR UPDATE SKIP LOCKED keeps
     their batches apart, and PostgreSQL does most of the work, so they overlap well.
     """
-    # Helpers need SKIP LOCKED to keep their batches apart: PostgreSQL only.
-    workers = (workers or settings.HITL_SLA_SWEEP_WORKERS) if connection.vendor == "postgresql" else 1
+    workers = workers or settings.HITL_SLA_SWEEP_WORKERS
     result = SweepResult()
     first = _sweep_batch(now=now, batch_size=batch_size, result=result)
     helpers = [_Helper(now=now, batch_size=batch_size) for _ in range(workers - 1 if first == batch_size else 0)]
@@ -85,7 +82,7 @@ def escalation_sweep(*, now: datetime | None = None, batch_size: int = BATCH_SIZ
         if helper.error is not None:
             raise helper.error
         result.add(helper.result)
-    result.claims_released = _release_lapsed_claims(now=now or timezone.now())
+    result.claims_released = review_services.claims_release_lapsed(now=now or timezone.now())
     return result
 
 
@@ -126,18 +123,16 @@ def _sweep_batch(*, now, batch_size: int, result: SweepResult) -> int:
         new = [pk for pk, status, stage in due if status == Status.PENDING and stage == 0]
         if new:
             _overflow(new, at)
-        moved = _transitions()(ids=[pk for pk, _, _ in due], now=at, stamp=timezone.now(), request_id=request_id.get())
+        ids = [pk for pk, _, _ in due]
+        moved = transitions_apply(ids=ids, now=at, stamp=timezone.now(), request_id=request_id.get())
         _count(moved, result)
+        # A claim ends with its holder's part: the action moved to another group, or ended.
+        review_services.claims_end(action_ids=[m.pk for m in moved if m.kind in ("escalated", "expired")])
         notify.notifications_create(items=[(m, NOTIFIED[m.kind]) for m in moved if m.kind in NOTIFIED])
         # Long polls wait for an action to leave pending: only an expiry wakes them, not an escalation.
         actions_changed_on_commit([m.pk for m in moved if m.kind == "expired"])
-        broadcast_actions_on_commit([m.pk for m in moved])
+        events.announce_changed(m.pk for m in moved)
     return len(due)
-
-
-def _transitions():
-    """One statement on PostgreSQL; row by row through the ORM elsewhere (the embedded SQLite)."""
-    return transitions_apply if connection.vendor == "postgresql" else transitions_apply_orm
 
 
 def _overflow(ids: list, now: datetime) -> None:
@@ -155,25 +150,3 @@ def _count(moved: list, result: SweepResult) -> None:
             setattr(result, COUNTED[m.kind], getattr(result, COUNTED[m.kind]) + 1)
         if m.kind in ("escalated", "expired"):
             result.lateness.append(m.late_seconds)
-
-
-def _release_lapsed_claims(*, now: datetime) -> int:
-    """Delete claims whose lease ran out, with a `released` event each, in one transaction."""
-    with transaction.atomic():
-        lapsed = list(
-            # The actions' rows too: they order the actions' audit chains. One a sweep batch holds is
-            # skipped, and its claim released on the next run.
-            Claim.objects.select_for_update(skip_locked=True, of=("self", "action"), no_key=True)
-            .select_related("action__action_type", "action__agent", "holder")
-            .filter(expires_at__lte=now)
-        )
-        if not lapsed:
-            return 0
-        AuditEvent.objects.bulk_create(
-            audit_event(event_type=Type.RELEASED, action=c.action, before={"holder": c.holder.get_username()},
-                        data={"reason": "lease expired"})
-            for c in lapsed
-        )  # fmt: skip
-        Claim.objects.filter(pk__in=[c.pk for c in lapsed], expires_at__lte=now).delete()
-        broadcast_actions_on_commit([claim.action_id for claim in lapsed])
-    return len(lapsed)

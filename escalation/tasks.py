@@ -1,6 +1,6 @@
 from celery import shared_task
 
-from . import notify
+from . import delivery, notify
 from .services import escalation_sweep
 
 
@@ -14,10 +14,10 @@ def sla_sweep() -> dict:
 @shared_task(bind=True, acks_late=True, reject_on_worker_lost=True, ignore_result=True, max_retries=None)
 def deliver_notifications(self, ids: list[int]) -> None:
     """Send the notifications `ids`; retry, with backoff, those that failed and have attempts left
-    (escalation.notify bounds them: HITL_NOTIFY_MAX_ATTEMPTS) or that another worker holds."""
-    again = [pk for pk in ids if notify.notification_deliver(notification_id=pk) in (notify.RETRY, notify.BUSY)]
+    (escalation.delivery bounds them: HITL_NOTIFY_MAX_ATTEMPTS) or that another worker holds."""
+    again = [pk for pk in ids if delivery.notification_deliver(notification_id=pk) in (delivery.RETRY, delivery.BUSY)]
     if again:
-        raise self.retry(args=[again], countdown=notify.retry_delay(self.request.retries))
+        raise self.retry(args=[again], countdown=delivery.retry_delay(self.request.retries))
 
 
 @shared_task(acks_late=True, ignore_result=True)

@@ -11,9 +11,10 @@ For each action the sweep holds, PostgreSQL works out what is due at `now` and a
 - otherwise a warning point has passed (`warned`). A sweep that ran late sends only the latest
   warning due, not every one it missed.
 
-One UPDATE changes the rows, one INSERT writes their audit events, one DELETE drops the claims of
-actions that moved to another group or ended: the same statement for any batch, and no row is
-decoded into Python but the few columns the caller needs afterwards (`Moved`).
+One UPDATE changes the rows and one INSERT writes their audit events: the same statement for any
+batch, and no row is decoded into Python but the few columns the caller needs afterwards
+(`Moved`). Announcing and warning leave the action's version alone: a reviewer's open page stays
+valid; an escalation or an expiry bumps it.
 
 Stages: 0 = not announced; k > 0 = announced, with k - 1 warnings sent at this step. A step is
 {"tier", "group", "sla" (seconds), "warn_at" (fractions of the SLA), "on_breach", "page"}.
@@ -93,7 +94,9 @@ WITH due AS (
             WHEN 'warned' THEN coalesce(
                 j.started + {_AT.format(sla="j.sla", fraction="(j.step -> 'warn_at' ->> j.passed)::float8")}, a.due_at)
             END,
-        version = a.version + (a.status = 'pending')::int,
+        -- Only a new tier or the end changes what a reviewer decides on: announcing and warning leave
+        -- the version (and so the reviewers' open pages) as it was.
+        version = a.version + (j.kind IN ('escalated', 'expired'))::int,
         updated_at = CASE WHEN a.status = 'pending' THEN %(now)s ELSE a.updated_at END
     FROM judged j
     WHERE a.id = j.id
@@ -102,8 +105,6 @@ WITH due AS (
         coalesce((a.escalation_path -> a.escalation_step ->> 'page')::boolean, false) AS step_pages,
         j.route_tier AS old_tier, j.reviewer_group AS old_group, j.due_at AS old_due, j.step, j.passed,
         j.created_at
-), released AS (
-    DELETE FROM reviews_claim c USING moved m WHERE c.action_id = m.id AND m.kind IN ('escalated', 'expired')
 ), audited AS (
     INSERT INTO hitl_auditevent (
         created_at, event_type, actor_type, actor_label, request_id, action_id, agent_id, reviewer_id,

@@ -1,23 +1,18 @@
-import uuid
-
 from django import forms
 from django.contrib import admin, messages
 from django.db import models
 
-from reviews.selectors import group_keys
+from audit.services import InAdmin
 
 from . import services
-from .audit import InAdmin
 from .models import (
     Action,
     ActionType,
     Agent,
     ApiToken,
-    AuditEvent,
     ExpertiseRoute,
     PolicyRule,
     RoutingSettings,
-    Tier,
 )
 from .payloads import schema_problem
 from .policy import incomplete_routes, policy_current, policy_invalidate
@@ -80,8 +75,24 @@ class AgentAdmin(admin.ModelAdmin):
         self.message_user(request, f"Revoked {len(tokens)} token(s).")
 
 
+def group_keys() -> list[str]:
+    """The reviewer groups there are, as routing knows them (the reviews app tells the policy)."""
+    policy_invalidate()  # as they are now
+    return list(policy_current().group_members or {})
+
+
 class KnownGroupForm(forms.ModelForm):
-    """A model form whose optional `reviewer_group` must name an existing reviewer group."""
+    """A model form whose optional `reviewer_group` must name an existing reviewer group, picked
+    from a list of them."""
+
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        if "reviewer_group" in self.fields:
+            field = self.fields["reviewer_group"]
+            current = self.initial.get("reviewer_group") or ""
+            keys = sorted({*group_keys(), *([current] if current else [])})
+            blank = [] if field.required else [("", "—")]
+            field.widget = forms.Select(choices=blank + [(key, key) for key in keys])
 
     def clean_reviewer_group(self):
         group = self.cleaned_data["reviewer_group"]
@@ -108,8 +119,9 @@ class PolicyAdmin(admin.ModelAdmin):
         before, after = form.policy_before, services.policy_snapshot_of(form.instance)
         if before != after:
             services.policy_changed(actor=request.user, subject=form.instance, before=before, after=after)
-            for problem in incomplete_routes():
-                self.message_user(request, problem, messages.WARNING)
+            for problems in incomplete_routes():
+                for problem in problems:
+                    self.message_user(request, problem, messages.WARNING)
 
     def delete_model(self, request, obj):
         before = services.policy_snapshot_of(obj)
@@ -258,54 +270,3 @@ class ActionAdmin(ReadOnlyAdmin):
     date_hierarchy = "created_at"
     list_select_related = ["action_type", "agent"]
     formfield_overrides = {models.URLField: {"assume_scheme": "https"}}  # Django 6's default, and no warning
-
-
-def choices_filter(field: str, title: str, choices) -> type[admin.SimpleListFilter]:
-    """A list filter offering fixed choices, so the change list runs no SELECT DISTINCT over the log."""
-
-    class ChoicesFilter(admin.SimpleListFilter):
-        parameter_name = field
-
-        def lookups(self, request, model_admin):
-            return choices
-
-        def queryset(self, request, queryset):
-            return queryset.filter(**{field: self.value()}) if self.value() else queryset
-
-    ChoicesFilter.title = title
-    return ChoicesFilter
-
-
-@admin.register(AuditEvent)
-class AuditEventAdmin(ReadOnlyAdmin):
-    """The audit log, read-only for everyone: rows are only ever inserted (hitl.audit_chain)."""
-
-    list_display = [
-        "id", "created_at", "event_type", "actor_type", "actor_label", "action_id", "action_type", "routing_tier",
-        "decision", "seq",
-    ]  # fmt: skip
-    list_filter = [
-        choices_filter("event_type", "event type", AuditEvent.Type.choices),
-        "actor_type",
-        choices_filter("routing_tier", "routing tier", Tier.choices),
-        ("created_at", admin.DateFieldListFilter),
-    ]
-    search_fields = ["actor_label", "action_type", "request_id"]
-    search_help_text = "An action's id (exact), or part of an actor label, action type or request id."
-    readonly_fields = [field.name for field in AuditEvent._meta.fields]
-    fieldsets = [
-        (None, {"fields": ["id", "created_at", "event_type", "actor_type", "actor_label", "request_id"]}),
-        ("What it concerns", {"fields": ["action", "agent", "reviewer", "action_type", "agent_confidence"]}),
-        ("The decision", {"fields": ["routing_tier", "decision", "time_to_decision_seconds"]}),
-        ("The change", {"fields": ["modified_action", "before", "after", "data"]}),
-        ("Tamper evidence", {"fields": ["seq", "prev_hash", "hash"]}),
-    ]
-    show_full_result_count = False  # no count(*) of the whole log on every page
-
-    def get_search_results(self, request, queryset, search_term):
-        """An action id finds that action's events through the chain's index; anything else, the text."""
-        try:
-            action_id = uuid.UUID(search_term.strip())
-        except ValueError:
-            return super().get_search_results(request, queryset, search_term)
-        return queryset.filter(action_id=action_id), False

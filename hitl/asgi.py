@@ -14,7 +14,7 @@ from channels.routing import ProtocolTypeRouter, URLRouter  # noqa: E402
 from channels.security.websocket import AllowedHostsOriginValidator  # noqa: E402
 
 from hitl import pubsub  # noqa: E402
-from reviews.routing import websocket_urlpatterns  # noqa: E402
+from reviews.websocket_urls import websocket_urlpatterns  # noqa: E402
 
 
 class _RecordServerLoop:

@@ -4,7 +4,7 @@ import itertools
 import re
 from typing import NamedTuple
 
-from django.db import DEFAULT_DB_ALIAS, connection, connections, transaction
+from django.db import DEFAULT_DB_ALIAS, connection, connections
 from django.db.models import sql
 from psycopg import RawCursor
 
@@ -20,11 +20,6 @@ def insert_together(*objs) -> None:
     database's generated primary keys are set on the instances. No save() signals are sent: call
     it only for models that have no receivers.
     """
-    if connection.vendor != "postgresql":
-        with transaction.atomic():
-            for obj in objs:
-                obj.save(force_insert=True)
-        return
     shape = tuple((type(obj), obj.pk is None) for obj in objs)
     columns = [_insert_fields(obj) for obj in objs]
     values = [[field.pre_save(obj, True) for field in fields] for obj, fields in zip(objs, columns, strict=True)]
@@ -97,11 +92,11 @@ def update_rows(objs: list, fields: list[str]) -> None:
     """UPDATE the columns `fields` of `objs` (saved instances of one model, each once) to their
     values in memory, like QuerySet.bulk_update, and like it without save() or signals.
 
-    On PostgreSQL this is one statement whatever the number of rows: each column's values travel
-    as one array parameter and UNNEST joins them to the table by primary key, so the statement's
-    text is the same for every batch. (bulk_update writes a CASE WHEN per field and row: its SQL
-    grows with the rows, and Django takes longer to build it than PostgreSQL to run it.) Elsewhere,
-    or for a field an array cannot carry, it is bulk_update.
+    This is one statement whatever the number of rows: each column's values travel as one array
+    parameter and UNNEST joins them to the table by primary key, so the statement's text is the
+    same for every batch. (bulk_update writes a CASE WHEN per field and row: its SQL grows with the
+    rows, and Django takes longer to build it than PostgreSQL to run it.) For a field an array
+    cannot carry, it is bulk_update.
     """
     if not objs:
         return
@@ -109,7 +104,7 @@ def update_rows(objs: list, fields: list[str]) -> None:
     meta = model._meta
     targets = [meta.get_field(name) for name in fields]
     columns = [meta.pk, *targets]
-    if connection.vendor != "postgresql" or not all(_unnestable(field) for field in columns):
+    if not all(_unnestable(field) for field in columns):
         model._base_manager.bulk_update(objs, fields)
         return
     qn = connection.ops.quote_name
@@ -127,16 +122,15 @@ def insert_rows(objs: list) -> None:
     """INSERT new instances of one model, like QuerySet.bulk_create without reading back their
     generated keys (their pk stays None), and like it without save() or signals.
 
-    On PostgreSQL one statement of one array parameter per column, as Django's own bulk_create
-    does, but sent in binary: no text escaping of every value. Elsewhere, or for a field an array
-    cannot carry, it is bulk_create.
+    One statement of one array parameter per column, as Django's own bulk_create does, but sent in
+    binary: no text escaping of every value. For a field an array cannot carry, it is bulk_create.
     """
     if not objs:
         return
     model = type(objs[0])
     meta = model._meta
     columns = [field for field in meta.local_concrete_fields if field is not meta.auto_field]
-    if connection.vendor != "postgresql" or not all(_unnestable(field) for field in columns):
+    if not all(_unnestable(field) for field in columns):
         model._base_manager.bulk_create(objs)
         return
     qn = connection.ops.quote_name

@@ -11,8 +11,6 @@ from dataclasses import dataclass
 
 from django.conf import settings
 
-from escalation.selectors import escalation_chains
-
 from .models import ActionType
 from .policy_models import ExpertiseRoute, PolicyRule, RoutingSettings
 from .routing import Policy, Rule
@@ -53,7 +51,8 @@ def policy_invalidate(**signal_kwargs) -> None:
 
 
 def routing_settings() -> RoutingSettings:
-    return RoutingSettings.objects.get_or_create(pk=1)[0]
+    """The one row of routing settings (a migration creates it); its defaults, unsaved, without it."""
+    return RoutingSettings.objects.filter(pk=1).first() or RoutingSettings(pk=1)
 
 
 def _load() -> Snapshot:
@@ -74,7 +73,6 @@ def _load() -> Snapshot:
         for rule in PolicyRule.objects.filter(is_active=True).select_related("action_type")
     )
     expertise = list(ExpertiseRoute.objects.select_related("action_type"))
-    chains = escalation_chains()
     contributed = {}
     for read in _sources:
         contributed.update(read())
@@ -91,9 +89,7 @@ def _load() -> Snapshot:
             rules=rules,
             expertise_by_type={e.action_type.key: e.reviewer_group for e in expertise if e.action_type},
             expertise_by_domain={e.domain: e.reviewer_group for e in expertise if e.domain},
-            tier_groups={tier: chain[0]["group"] for tier, chain in chains.items()} or dict(settings.HITL_TIER_GROUPS),
             tier_approvals=knobs.tier_approvals(),
-            escalation_chains=chains,
             **contributed,
         ),
         loaded_at=time.monotonic(),
@@ -101,21 +97,22 @@ def _load() -> Snapshot:
     return _snapshot
 
 
-def incomplete_routes() -> list[str]:
-    """Where the policy would send actions to a reviewer group with fewer active members than the
-    approvals they need: each tier's own group, and each group an action type, the expertise
-    table or a policy rule names (for the tiers its actions can reach). Routing sends the latter
-    elsewhere (hitl.routing); the former would wait for nobody until they expire."""
+def incomplete_routes() -> tuple[list[str], list[str]]:
+    """Where the policy sends actions to a reviewer group with fewer active members than the
+    approvals they need: (each tier whose own group is short, which would leave its actions
+    waiting for nobody until they expire; each group an action type, the expertise table or a
+    policy rule names that is short for a tier its actions can reach, which routing passes over
+    for a fallback or the tier's group, hitl.routing)."""
     snapshot = _load()
     policy = snapshot.policy
     members = policy.group_members
     if members is None:
-        return []
-    problems = []
+        return [], []
+    tiers = []
     for tier, group in policy.tier_groups.items():
         needed, have = policy.tier_approvals.get(tier, 1), members.get(group, 0)
         if have < needed:
-            problems.append(
+            tiers.append(
                 f"{tier}'s reviewer group {group} has {have} active member(s) and {tier} needs {needed} "
                 f"approval(s): its actions wait for nobody and expire. Add members to {group}."
             )
@@ -134,13 +131,12 @@ def incomplete_routes() -> list[str]:
         )
         for r in policy.rules
     ]
-    for group, where, tiers in named:
-        if not group:
-            continue
-        short = [tier for tier in tiers if members.get(group, 0) < policy.tier_approvals.get(tier, 1)]
-        if short:
-            problems.append(
+    passed_over = []
+    for group, where, reachable in named:
+        short = [tier for tier in reachable if members.get(group, 0) < policy.tier_approvals.get(tier, 1)]
+        if group and short:
+            passed_over.append(
                 f"{where} names {group}, which has {members.get(group, 0)} active member(s): its {', '.join(short)} "
                 "actions need more approvals than that, so routing sends them to a fallback or the tier's group."
             )
-    return problems
+    return tiers, passed_over

@@ -3,6 +3,7 @@
 import json
 import uuid
 from collections.abc import Callable
+from datetime import timedelta
 from functools import partial
 
 from django.conf import settings
@@ -12,15 +13,13 @@ from django.db.models import F
 from django.forms.models import model_to_dict
 from django.utils import timezone
 
-from escalation.deadlines import step_due
-from reviews import realtime  # the reviewer workspace owns every live push
+from audit.services import InAdmin, Type, audit_event, audit_record
 
-from . import routing, wakeups
-from .audit import InAdmin, Type, audit_event, audit_record
+from . import events, routing, wakeups
 from .db import insert_together
 from .errors import Conflict, NotFound
 from .models import Action, ActionType, Agent, ApiToken, RoutingSettings
-from .policy import policy_current, policy_invalidate, routing_settings
+from .policy import policy_current, policy_invalidate
 from .selectors import agent_novelty, novelty_remember, token_forget
 from .states import Decision, Outcome, Status, check_transition
 from .tokens import token_generate, token_hash, token_prefix
@@ -158,7 +157,7 @@ def action_prepare(
 def _due_at(route: routing.Route, path, now):
     """A waiting action is due at its tier's SLA; a post-action review window closes later."""
     if route.pattern == routing.PRE_ACTION:
-        return step_due(path[0], now)
+        return now + timedelta(seconds=path[0]["sla"])  # the first step of its escalation path
     if route.pattern == routing.POST_ACTION:
         return now + settings.HITL_POST_REVIEW_WINDOW
     return None
@@ -173,7 +172,7 @@ def action_create(*, action: Action) -> Action:
         after={"status": action.status, "route": action.route_pattern, "tier": action.route_tier},
     )
     insert_together(action, submitted)
-    realtime.broadcast_action_on_commit(action.pk)  # a queue row, or a line of the activity page
+    events.announce_submitted(action.pk)
     transaction.on_commit(partial(novelty_remember, agent=action.agent, action_type=action.action_type))
     return action
 
@@ -198,7 +197,7 @@ def action_transition(
     if not rows:
         return None
     wakeups.action_changed_on_commit(action_id)
-    realtime.broadcast_action_on_commit(action_id)
+    events.announce_changed([action_id])
     return Action.objects.select_related("action_type", "agent", "decided_by").get(pk=action_id)
 
 
@@ -209,7 +208,7 @@ def action_touch(*, action_id, status: str = Status.PENDING, **changes) -> Actio
     Action.objects.filter(pk=action_id, status=status).update(
         version=F("version") + 1, updated_at=timezone.now(), **changes
     )
-    realtime.broadcast_action_on_commit(action_id)
+    events.announce_changed([action_id])
     return Action.objects.select_related("action_type", "agent", "decided_by").get(pk=action_id)
 
 
@@ -289,7 +288,7 @@ def policy_changed(*, actor, subject, before: dict | None, after: dict | None) -
 
     Caller holds the transaction of the change (Django admin does). Returns the new version.
     """
-    routing_settings()  # the row exists before it is bumped
+    RoutingSettings.objects.get_or_create(pk=1)  # a migration made it; it exists before it is bumped
     RoutingSettings.objects.filter(pk=1).update(version=F("version") + 1)
     version = RoutingSettings.objects.values_list("version", flat=True).get(pk=1)
     audit_record(

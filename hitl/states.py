@@ -1,4 +1,5 @@
-"""The action state machine, in one place.
+"""The one vocabulary of actions: their statuses and the state machine over them, decisions,
+outcomes, route patterns and tiers. Code names these members, never their bare strings.
 
 An action is created `pending` (waiting for a human) or `approved` (by policy). A pending action
 leaves exactly once, to one of the final states. Changes are conditional UPDATEs
@@ -26,6 +27,18 @@ class Decision(models.TextChoices):
 class Outcome(models.TextChoices):
     EXECUTED = "executed"
     FAILED = "failed"
+
+
+class RoutePattern(models.TextChoices):
+    AUTONOMOUS = "autonomous", "Autonomous"
+    POST_ACTION = "post_action", "Post-action review"
+    PRE_ACTION = "pre_action", "Pre-action approval"
+
+
+class Tier(models.TextChoices):
+    TIER1 = "tier1"
+    TIER2 = "tier2"
+    TIER3 = "tier3"
 
 
 TRANSITIONS = {

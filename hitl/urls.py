@@ -6,8 +6,9 @@ from django.views.generic import RedirectView
 from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerView
 
 from reviews import views as review_views
+from reviews.api import DecisionView
 
-from . import audit_views, views
+from . import views
 
 urlpatterns = [
     path("", review_views.landing, name="landing"),
@@ -17,8 +18,8 @@ urlpatterns = [
     path("accounts/logout/", auth_views.LogoutView.as_view(), name="logout"),
     path("admin/", admin.site.urls),
     path("reviews/", include("reviews.urls")),
-    path("audit/", audit_views.audit_page, name="audit"),
-    path("audit/export", audit_views.audit_download, name="audit-download"),
+    path("", include("audit.urls")),  # the auditors' page and the export API
+    path("api/v1/actions/<uuid:action_id>/decision", DecisionView.as_view(), name="action-decision"),
     path("api/v1/", include("hitl.api.urls")),
     path("api/schema/", SpectacularAPIView.as_view(), name="schema"),
     path("api/docs/", SpectacularSwaggerView.as_view(url_name="schema"), name="api-docs"),

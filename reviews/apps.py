@@ -6,8 +6,13 @@ class ReviewsConfig(AppConfig):
     verbose_name = "Reviewers and decisions"
 
     def ready(self):
+        from hitl import events
         from hitl.policy import policy_source
 
+        from . import realtime
         from .selectors import routing_groups
 
         policy_source(routing_groups)  # routing sends no action to a group that cannot complete it
+        # Every change of an action shows on the pages that show it: a queue row, an activity line.
+        events.action_submitted.connect(realtime.broadcast, dispatch_uid="reviews-push-submitted")
+        events.actions_changed.connect(realtime.broadcast, dispatch_uid="reviews-push-changed")

@@ -12,7 +12,7 @@ from django.db.models import Exists, OuterRef
 from django.urls import reverse
 from django.utils import timezone
 
-from hitl.audit import Type, audit_lock, audit_record
+from audit.services import Type, audit_lock, audit_record
 from hitl.errors import Conflict, NotFound
 from hitl.models import Action
 from hitl.states import Status
@@ -56,7 +56,7 @@ def _hold(*, reviewer, scope: ReviewerScope, action: Action, event: str, before=
     audit_record(
         event_type=event, actor=reviewer, action=action, before=before, after={"holder": reviewer.get_username()}
     )
-    realtime.broadcast_action_on_commit(action.pk)
+    realtime.broadcast_on_commit([action.pk])
     return claim
 
 
@@ -119,7 +119,7 @@ def claim_release(*, reviewer, action_id) -> bool:
             audit_record(
                 event_type=Type.RELEASED, actor=reviewer, action=action, before={"holder": reviewer.get_username()}
             )
-            realtime.broadcast_action_on_commit(action.pk)
+            realtime.broadcast_on_commit([action.pk])
     return released
 
 

@@ -28,17 +28,14 @@ _RENDERED_KEPT = 256
 _rendered: OrderedDict[tuple[str, int], asyncio.Future] = OrderedDict()  # per process, on its event loop
 
 
-def broadcast_action_on_commit(action_id) -> None:
-    """After commit, show every reviewer who may see it the action's row as it is now."""
-    broadcast_actions_on_commit([action_id])
+def broadcast_on_commit(action_ids) -> None:
+    """After commit, show every reviewer who may see them these actions' rows as they are now."""
+    transaction.on_commit(partial(broadcast, list(action_ids)))
 
 
-def broadcast_actions_on_commit(action_ids) -> None:
-    """The same for many actions (the SLA sweep's batches), in one hand-off."""
-    transaction.on_commit(partial(_broadcast, list(action_ids)))
-
-
-def _broadcast(action_ids) -> None:
+def broadcast(action_ids, **signal_kwargs) -> None:
+    """Show every reviewer who may see them these actions' rows as they are now (also the receiver
+    of the core's hitl.events, after commit), in one hand-off however many."""
     stamp = time.time_ns()
     pubsub.publish_batched(QUEUE, "queue.rows", [{"id": str(action_id), "stamp": stamp} for action_id in action_ids])
 

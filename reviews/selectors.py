@@ -2,11 +2,9 @@ import uuid
 from dataclasses import dataclass, replace
 from datetime import datetime
 
-from django.conf import settings
-from django.db import connections
 from django.db.models import Count, Exists, OuterRef, Q, Value
 
-from hitl.audit_export import can_export
+from audit.export import can_export
 from hitl.models import Action, Tier
 from hitl.payloads import payload_digest
 from hitl.policy import policy_current
@@ -197,7 +195,7 @@ def queue_page(
             )
         return rows.order_by(f"{sign}{key}", f"{sign}id")
 
-    if tab == PRE and connections[Action.objects.db].features.supports_slicing_ordering_in_compound:  # not SQLite
+    if tab == PRE:
         tiers = [*Tier.values, ""]
         lower = tiers if scope.everything else [tier for tier in tiers if tier in scope.lower_tiers]
         parts = [Q(route_tier=tier) for tier in lower]
@@ -211,7 +209,7 @@ def queue_page(
         firsts = [waiting.filter(part).values("pk")[: QUEUE_PAGE_SIZE + 1] for part in parts]
         ids = firsts[0].union(*firsts[1:], all=True) if firsts[1:] else firsts[0]
     else:
-        ids = ordered(_open(scope, tab, now)).values("pk")[: QUEUE_PAGE_SIZE + 1]  # (and on SQLite)
+        ids = ordered(_open(scope, tab, now)).values("pk")[: QUEUE_PAGE_SIZE + 1]
     # The joins run for the page's rows only.
     rows = Action.objects.filter(pk__in=ids).select_related("action_type", "agent", "claim__holder")
     page = with_approvals(list(rows.order_by(f"{sign}{key}", f"{sign}id")[: QUEUE_PAGE_SIZE + 1]))
@@ -233,37 +231,50 @@ def queue_counts(*, scope: ReviewerScope, now: datetime) -> dict:
     """What the reviewer's queue holds, per tier, and their open post-action reviews.
 
     Each count stops past `cap`, so it costs at most one LIMITed index scan however long the
-    queue: a count over the cap is the string "1000+", any other an int. One query on
-    PostgreSQL (a union of the limited parts), one per count elsewhere.
+    queue: a count over the cap is the string "1000+", any other an int. One query (a union of
+    the limited parts).
     """
     cap = 1000
     waiting = _open(replace(scope, everything=True), PRE, now)  # narrowed to the scope's part of each tier:
     parts = {}
-    for tier in settings.HITL_TIER_GROUPS:
+    for tier in Tier.values:
         part = Q(route_tier=tier)
         if not (scope.everything or tier in scope.lower_tiers):
             part &= Q(reviewer_group__in=scope.groups)
         parts[tier] = waiting.filter(part)
     parts[POST] = _open(scope, POST, now)
-    if connections[waiting.db].features.supports_slicing_ordering_in_compound:  # not SQLite
-        firsts = [rows.annotate(part=Value(key)).values("part")[: cap + 1] for key, rows in parts.items()]
-        union = firsts[0].union(*firsts[1:], all=True)
-        counts = union.aggregate(**{key: Count("part", filter=Q(part=key)) for key in parts})
-    else:
-        counts = {key: rows.values("pk")[: cap + 1].count() for key, rows in parts.items()}
+    firsts = [rows.annotate(part=Value(key)).values("part")[: cap + 1] for key, rows in parts.items()]
+    union = firsts[0].union(*firsts[1:], all=True)
+    counts = union.aggregate(**{key: Count("part", filter=Q(part=key)) for key in parts})
     shown = {key: f"{cap}+" if count > cap else count for key, count in counts.items()}
-    return {"tiers": {tier: shown[tier] for tier in settings.HITL_TIER_GROUPS}, POST: shown[POST]}
+    return {"tiers": {tier: shown[tier] for tier in Tier.values}, POST: shown[POST]}
+
+
+@dataclass(frozen=True)
+class GroupLoad:
+    """What overflow needs of a reviewer group (escalation.capacity)."""
+
+    key: str
+    active: int  # active members
+    daily_capacity: int | None
+    fallback: str | None  # the key of the group its new items overflow to
+
+
+def group_loads() -> dict[str, GroupLoad]:
+    """Every reviewer group with its active members, daily capacity and fallback, in one query."""
+    groups = ReviewerGroup.objects.annotate(
+        active=Count("members", filter=Q(members__is_active=True), distinct=True)
+    ).values_list("key", "active", "daily_capacity", "fallback__key")
+    return {key: GroupLoad(key, active, capacity, fallback) for key, active, capacity, fallback in groups}
 
 
 def routing_groups() -> dict:
     """What routing needs of the reviewer groups (hitl.policy caches it): each group's active
-    members, and the group it overflows to. One query."""
-    groups = ReviewerGroup.objects.annotate(
-        active=Count("members", filter=Q(members__is_active=True), distinct=True)
-    ).values_list("key", "active", "fallback__key")
+    members, and the group it overflows to."""
+    groups = group_loads().values()
     return {
-        "group_members": {key: active for key, active, _ in groups},
-        "group_fallbacks": {key: fallback for key, _, fallback in groups if fallback},
+        "group_members": {g.key: g.active for g in groups},
+        "group_fallbacks": {g.key: g.fallback for g in groups if g.fallback},
     }
 
 

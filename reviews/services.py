@@ -10,8 +10,9 @@ from django.db import transaction
 from django.urls import reverse
 from django.utils import timezone
 
+from audit.services import Type, audit_event, audit_record
 from hitl import services as hitl_services
-from hitl.audit import Type, audit_record
+from hitl.db import insert_rows
 from hitl.errors import Conflict, Invalid, NotFound
 from hitl.models import Action
 from hitl.payloads import payload_digest, payload_errors
@@ -371,3 +372,45 @@ def reviewer_create(
         user.reviewer_groups.add(*groups)
         raw = hitl_services.token_issue(user=user, label="create_reviewer") if issue_token else None
     return user, raw
+
+
+def claims_end(*, action_ids: list) -> None:
+    """End the claims on actions that left their holders' hands (escalated to another group, or
+    expired): the caller's own event says why. Caller holds the locks on the actions."""
+    if action_ids:
+        Claim.objects.filter(action_id__in=action_ids).delete()
+
+
+def claims_release_lapsed(*, now) -> int:
+    """Delete the claims whose lease ran out, with a `released` event each, in one transaction
+    (the SLA sweep calls this). Returns how many."""
+    with transaction.atomic():
+        lapsed = list(
+            # The actions' rows too: they order the actions' audit chains. One a sweep batch holds is
+            # skipped, and its claim released on the next run.
+            Claim.objects.select_for_update(skip_locked=True, of=("self", "action"), no_key=True)
+            .select_related("action__action_type", "action__agent", "holder")
+            .filter(expires_at__lte=now)
+        )
+        if not lapsed:
+            return 0
+        insert_rows(
+            [
+                audit_event(
+                    event_type=Type.RELEASED,
+                    action=claim.action,
+                    before={"holder": claim.holder.get_username()},
+                    data={"reason": "lease expired"},
+                )
+                for claim in lapsed
+            ]
+        )
+        Claim.objects.filter(pk__in=[c.pk for c in lapsed], expires_at__lte=now).delete()
+        realtime.broadcast_on_commit([claim.action_id for claim in lapsed])
+    return len(lapsed)
+
+
+def toast_group_on_commit(group_key: str, text: str, url: str) -> None:
+    """After commit, show the reviewers of group `group_key` a dismissable message linking to `url`
+    (an in-app notification)."""
+    realtime.broadcast_toast_on_commit(group_key, text, url)

@@ -4,7 +4,8 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
-from hitl.models import Action, AuditEvent
+from audit.models import AuditEvent
+from hitl.models import Action
 
 from . import payload_form
 

@@ -10,6 +10,30 @@ from hitl.services import agent_create, token_issue
 from .factories import ActionTypeFactory, ReviewerGroupFactory, UserFactory
 
 
+def pytest_collection_modifyitems(items):
+    """Transactional tests keep what the migrations create (the tier groups and policies, the
+    routing settings, the default notification routes, the auditors group): Django serializes the
+    test database once it is migrated and restores that after each test's flush."""
+    for item in items:
+        marker = item.get_closest_marker("django_db")
+        if "transactional_db" in item.fixturenames or (marker is not None and marker.kwargs.get("transaction")):
+            item.add_marker(pytest.mark.django_db(transaction=True, serialized_rollback=True), append=False)
+
+
+@pytest.fixture(scope="session", autouse=True)
+def serialized_defaults(django_db_setup):
+    """What Django serialized of the migrated test database, for every connection object: Django
+    keeps it on the first one, but connections are per thread and per event-loop context, and
+    Playwright's sync API runs a loop in the tests' thread, where another connection object would
+    find nothing to restore."""
+    from django.db import connections
+
+    first = connections["default"]
+    contents = getattr(first, "_test_serialized_contents", None)
+    if contents is not None:
+        type(first)._test_serialized_contents = contents
+
+
 @pytest.fixture(autouse=True)
 def fresh_caches():
     """Each test starts from the database, not a policy or token cached by an earlier test."""
@@ -52,6 +76,18 @@ def page_form(action) -> dict:
 
     current = Action.objects.get(pk=action.pk)
     return {"version": current.version, "payload_sha256": approvals_of(current, verdicts_of(current)).sha256}
+
+
+def database_url() -> str:
+    """The test database as a DATABASE_URL, for the servers and workers the tests start (its host
+    may be the embedded PostgreSQL's socket directory)."""
+    from urllib.parse import quote
+
+    from django.db import connection
+
+    db = connection.settings_dict
+    where = quote(db["HOST"], safe="") if db["HOST"].startswith("/") else f"{db['HOST']}:{db['PORT']}"
+    return f"postgres://{db['USER']}@{where}/{db['NAME']}"
 
 
 def free_port() -> int:

@@ -1,9 +1,6 @@
 from django.urls import path
 
-from reviews.api import DecisionView
-
 from . import views
-from .audit import AuditEventsView
 
 urlpatterns = [
     path("actions", views.ActionSubmitView.as_view(), name="action-submit"),
@@ -11,6 +8,4 @@ urlpatterns = [
     path("actions/<uuid:action_id>", views.ActionDetailView.as_view(), name="action-detail"),
     path("actions/<uuid:action_id>/cancel", views.ActionCancelView.as_view(), name="action-cancel"),
     path("actions/<uuid:action_id>/outcome", views.ActionOutcomeView.as_view(), name="action-outcome"),
-    path("actions/<uuid:action_id>/decision", DecisionView.as_view(), name="action-decision"),
-    path("audit/events", AuditEventsView.as_view(), name="audit-events"),
 ]

@@ -4,21 +4,17 @@ import django.utils.timezone
 from django.conf import settings
 from django.db import migrations, models
 
-from hitl import audit_chain
+from audit import chain as audit_chain
 
 
 def install(apps, schema_editor):
     """Chain the events already written, then install the chain and append-only triggers."""
-    if schema_editor.connection.vendor != "postgresql":
-        return  # the chain is kept on PostgreSQL only
     schema_editor.execute(audit_chain.backfill_sql(), params=None)
     for statement in audit_chain.install_sql():
         schema_editor.execute(statement, params=None)  # the SQL has its own %
 
 
 def uninstall(apps, schema_editor):
-    if schema_editor.connection.vendor != "postgresql":
-        return
     for trigger in ("hitl_audit_chain", "hitl_audit_append_only", "hitl_audit_no_truncate"):
         schema_editor.execute(f"DROP TRIGGER IF EXISTS {trigger} ON hitl_auditevent")
 

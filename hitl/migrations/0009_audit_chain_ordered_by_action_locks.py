@@ -3,14 +3,12 @@
 from django.conf import settings
 from django.db import migrations, models
 
-from hitl import audit_chain
+from audit import chain as audit_chain
 
 
 def install(apps, schema_editor):
     """The chain trigger as it is now: an action's chain is ordered by the action's row lock, which
     its writers hold, not by an advisory lock per chain (a bulk insert took one per row)."""
-    if schema_editor.connection.vendor != "postgresql":
-        return
     for statement in audit_chain.install_sql():
         schema_editor.execute(statement, params=None)
 

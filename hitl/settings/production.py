@@ -5,8 +5,9 @@ from .base import env
 
 SECRET_KEY = env("SECRET_KEY")
 DEBUG = False
-DATABASES = {"default": database_config(env("DATABASE_URL"))}  # noqa: F405
-if not env("REDIS_URL", default=""):
+if not DATABASES:  # noqa: F405
+    raise RuntimeError("DATABASE_URL must be set in production (PostgreSQL).")
+if not REDIS_URL:  # noqa: F405
     raise RuntimeError("REDIS_URL must be set in production (Celery broker and Channels layer).")
 
 STORAGES = {

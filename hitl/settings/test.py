@@ -1,19 +1,25 @@
-"""The test suite: real PostgreSQL and Redis (DATABASE_URL, REDIS_URL) with local defaults."""
+"""The test suite: real PostgreSQL and Redis. CI sets DATABASE_URL and REDIS_URL to the
+machine's; without them, the embedded ones in the data directory's `test/` folder (apart from
+`make run`'s, whose Celery queue the tests' worker must not share)."""
 
 import os
 
-os.environ.setdefault("DATABASE_URL", "postgres://postgres@127.0.0.1:5432/hitl")
-os.environ.setdefault("REDIS_URL", "redis://127.0.0.1:6379/0")
 os.environ.setdefault("CHANNEL_PREFIX", f"hitl-test-{os.getpid()}")
 
-from .base import *  # noqa: E402, F403
+from hitl import embedded  # noqa: E402
 
+from .base import *  # noqa: E402, F403
+from .base import DATA_DIR, DATABASE_URL, REDIS_URL, database_config, redis_config  # noqa: E402
+
+if not DATABASE_URL:
+    DATABASES = {"default": database_config(embedded.postgres(DATA_DIR / "test"))}
+if not REDIS_URL:
+    CELERY_BROKER_URL, CHANNEL_LAYERS = redis_config(f"unix://{embedded.redis(DATA_DIR / 'test')}")
 DEBUG = False
 PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
 EMAIL_BACKEND = "django.core.mail.backends.locmem.EmailBackend"
 SERVESTATIC_USE_FINDERS = True
 STORAGES = {"staticfiles": {"BACKEND": "django.contrib.staticfiles.storage.StaticFilesStorage"}}
 # Transactional tests empty the tables between tests with TRUNCATE, which the audit log refuses
-# unless the session says it may (hitl.audit_chain). UPDATE and DELETE stay refused.
-if DATABASES["default"]["ENGINE"].endswith("postgresql"):  # noqa: F405
-    DATABASES["default"]["OPTIONS"]["options"] = "-c hitl.audit_truncate=on"  # noqa: F405
+# unless the session says it may (audit.chain). UPDATE and DELETE stay refused.
+DATABASES["default"]["OPTIONS"]["options"] = "-c hitl.audit_truncate=on"

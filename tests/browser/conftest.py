@@ -10,10 +10,9 @@ from pathlib import Path
 
 import httpx
 import pytest
-from django.db import connection
 from playwright.sync_api import expect
 
-from tests.conftest import free_port
+from tests.conftest import database_url, free_port
 
 ROOT = Path(__file__).resolve().parents[2]
 CHROMIUM = os.environ.get("CHROMIUM", "/usr/bin/chromium")
@@ -28,9 +27,7 @@ CHROMIUM_ARGS = [
 @pytest.fixture
 def server_url(transactional_db):
     """uvicorn serving the app against this test's database (committed data is visible to it)."""
-    settings = connection.settings_dict
-    database_url = f"postgres://{settings['USER']}@{settings['HOST']}:{settings['PORT']}/{settings['NAME']}"
-    env = {**os.environ, "DJANGO_SETTINGS_MODULE": "hitl.settings.test", "DATABASE_URL": database_url}
+    env = {**os.environ, "DJANGO_SETTINGS_MODULE": "hitl.settings.test", "DATABASE_URL": database_url()}
     port = free_port()
     server = subprocess.Popen(
         [sys.executable, "-m", "uvicorn", "hitl.asgi:application", "--port", str(port), "--log-level", "warning"],

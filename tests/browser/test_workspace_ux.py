@@ -7,7 +7,7 @@ from pathlib import Path
 import pytest
 from playwright.sync_api import expect
 
-from hitl.audit_export import auditors_group
+from audit.export import auditors_group
 from hitl.models import Action
 from reviews.claims import claim_take
 from reviews.services import review_decide

@@ -2,8 +2,9 @@
 
 import pytest
 
+from audit.models import AuditEvent
 from escalation.services import escalation_sweep
-from hitl.models import Action, AuditEvent
+from hitl.models import Action
 from hitl.policy import policy_invalidate
 from hitl.services import action_submit, agent_create
 from reviews.models import ReviewerGroup

@@ -14,13 +14,13 @@ from django.core import mail
 from django.db import transaction
 from django.utils import timezone
 
-from escalation import notify
+from audit.models import AuditEvent
+from escalation import delivery, notify
 from escalation.checks import pager_url_check
 from escalation.models import Notification, NotificationRoute, TierPolicy
 from escalation.selectors import tier_policies
 from escalation.services import escalation_sweep
 from escalation.tasks import deliver_notifications
-from hitl.models import AuditEvent
 from hitl.services import action_submit, agent_create
 from tests.conftest import free_port
 from tests.factories import ActionTypeFactory, ReviewerGroupFactory, UserFactory
@@ -382,7 +382,7 @@ def test_a_receiver_that_recovers_gets_the_notification_once(
 
 def test_the_backoff_doubles(settings):
     settings.HITL_NOTIFY_BACKOFF_SECONDS = 10
-    assert [notify.retry_delay(n) for n in range(6)] == [10, 20, 40, 80, 160, 300]
+    assert [delivery.retry_delay(n) for n in range(6)] == [10, 20, 40, 80, 160, 300]
 
 
 def test_a_notification_claimed_by_another_worker_is_not_sent_until_its_claim_lapses(
@@ -393,16 +393,16 @@ def test_a_notification_claimed_by_another_worker_is_not_sent_until_its_claim_la
     action = submit()
     announce([(action, "new_item")], django_capture_on_commit_callbacks)
     [pk] = enqueued[0]
-    assert notify._claim(pk) is not None  # another worker is sending it
+    assert delivery._claim(pk) is not None  # another worker is sending it
 
-    assert notify.notification_deliver(notification_id=pk) == notify.BUSY
+    assert delivery.notification_deliver(notification_id=pk) == delivery.BUSY
     assert receiver.requests == []
 
     Notification.objects.filter(pk=pk).update(claimed_until=timezone.now() - timedelta(seconds=1))  # it died
-    assert notify.notification_deliver(notification_id=pk) == notify.SENT
+    assert delivery.notification_deliver(notification_id=pk) == delivery.SENT
     assert Notification.objects.values_list("status", "attempts").get() == ("sent", 2)
     assert len(receiver.requests) == 1
-    assert notify.notification_deliver(notification_id=pk) == notify.DONE
+    assert delivery.notification_deliver(notification_id=pk) == delivery.DONE
 
 
 def test_an_unreachable_receiver_records_the_error(desk, enqueued, fast_retries, django_capture_on_commit_callbacks):

@@ -10,10 +10,10 @@ from django.db import DataError, connection
 from django.test.utils import CaptureQueriesContext
 from django.utils import timezone
 
+from audit.models import AuditEvent
 from escalation import services
 from escalation.services import escalation_sweep
-from escalation.transitions_orm import transitions_apply_orm
-from hitl.models import Action, AuditEvent
+from hitl.models import Action
 from hitl.services import action_submit, agent_create
 from reviews.claims import claim_take
 from reviews.models import Claim
@@ -40,15 +40,6 @@ def desk(db):
     return tina, submit
 
 
-@pytest.fixture(params=["sql", "orm"])
-def either_way(request, monkeypatch):
-    """Each of the two implementations of the transitions: PostgreSQL's one statement, and the
-    ORM's, which SQLite (`make run`) uses. Both must leave the same rows and events."""
-    if request.param == "orm":
-        monkeypatch.setattr(services, "_transitions", lambda: transitions_apply_orm)
-    return request.param
-
-
 def events(action, *types):
     rows = AuditEvent.objects.filter(action=action).order_by("id")
     return list((rows.filter(event_type__in=types) if types else rows).values_list("event_type", flat=True))
@@ -59,7 +50,7 @@ def sweep_at(moment, **kwargs):
         return escalation_sweep(**kwargs)
 
 
-def test_an_undecided_action_warns_escalates_through_every_tier_and_expires(desk, either_way):
+def test_an_undecided_action_warns_escalates_through_every_tier_and_expires(desk):
     _, submit = desk
     with time_machine.travel(T0, tick=False):
         action = submit()
@@ -112,7 +103,7 @@ def test_an_undecided_action_warns_escalates_through_every_tier_and_expires(desk
     assert sweep_at(t2 + timedelta(hours=1)).expired == 0  # nothing more is ever due
 
 
-def test_a_late_sweep_sends_only_the_latest_due_warning(desk, either_way):
+def test_a_late_sweep_sends_only_the_latest_due_warning(desk):
     _, submit = desk
     with time_machine.travel(T0, tick=False):
         action = submit(compliance_risk=True)  # tier3: 15 minutes, then expire
@@ -240,10 +231,10 @@ def test_a_sweep_that_fails_halfway_loses_and_doubles_nothing(desk):
     assert AuditEvent.objects.filter(event_type="escalated").count() == 30
 
 
-# A batch of escalations: lock the due rows, apply their transitions (UPDATE, audit INSERT and
-# claims DELETE in one statement), read the notification routes. A sweep also runs the empty
-# batch that ends it and the lapsed-claims read.
-PER_BATCH, PER_SWEEP = 3, 2
+# A batch of escalations: lock the due rows, apply their transitions (UPDATE and audit INSERT in
+# one statement), end their claims (reviews.services), read the notification routes. A sweep also
+# runs the empty batch that ends it and the lapsed-claims read.
+PER_BATCH, PER_SWEEP = 4, 2
 
 
 def statements(queries) -> list[str]:
@@ -268,7 +259,7 @@ def test_a_batch_costs_the_same_queries_however_many_rows_it_holds(desk, own_rou
     assert len(statements(queries)) == 3 * PER_BATCH + PER_SWEEP
 
 
-def test_lapsed_claims_are_released_and_review_windows_close(desk, either_way):
+def test_lapsed_claims_are_released_and_review_windows_close(desk):
     tina, submit = desk
     (held,) = overdue(submit, 1)
     Action.objects.filter(pk=held.pk).update(due_at=timezone.now() + timedelta(hours=1), sla_next_at=None)

@@ -8,10 +8,10 @@ from datetime import timedelta
 import time_machine
 from django.utils import timezone
 
+from audit.models import AuditEvent
+from escalation.delivery import notification_deliver
 from escalation.models import Notification, NotificationRoute
-from escalation.notify import notification_deliver
 from escalation.services import escalation_sweep
-from hitl.models import AuditEvent
 from hitl.services import action_submit, agent_create
 from tests.factories import ActionTypeFactory, ReviewerGroupFactory, UserFactory
 

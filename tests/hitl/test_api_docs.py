@@ -7,7 +7,7 @@ from datetime import timedelta
 import pytest
 from rest_framework.test import APIClient
 
-from hitl import demo
+from demo import data as demo
 from hitl.api.docs import idempotency_retention
 from hitl.models import ActionType
 from hitl.services import agent_create, token_issue
@@ -143,7 +143,7 @@ def demo_setup(db):
     for fields in demo.ACTION_TYPES:
         ActionType.objects.create(**fields)
     for fields in demo.GROUPS:
-        ReviewerGroup.objects.create(**fields)
+        ReviewerGroup.objects.update_or_create(key=fields["key"], defaults=fields)
     reviewer = UserFactory(username="tina")
     ReviewerGroup.objects.get(key="team").members.add(reviewer)
     _, token = agent_create(name="support-bot")

@@ -16,7 +16,7 @@ from schemathesis.specs.openapi.checks import (
     status_code_conformance,
 )
 
-from hitl import demo
+from demo import data as demo
 from hitl.models import ActionType
 from hitl.services import action_cancel, action_create, action_prepare, agent_create, token_issue
 from reviews.models import ReviewerGroup
@@ -67,7 +67,7 @@ def world(transactional_db):
         ActionType.objects.create(**fields)
     note = ActionType.objects.create(key="note", name="Note", domain="notes", irreversible=False, payload_schema=None)
     for fields in demo.GROUPS:
-        ReviewerGroup.objects.create(**fields)
+        ReviewerGroup.objects.update_or_create(key=fields["key"], defaults=fields)
     reviewer = UserFactory(username="tina")
     ReviewerGroup.objects.get(key="team").members.add(reviewer)
     agent, agent_token = agent_create(name="fuzz-bot")

@@ -5,7 +5,8 @@ import json
 import pytest
 from django.utils import timezone
 
-from hitl.models import Action, ApiToken, AuditEvent, IdempotencyKey
+from audit.models import AuditEvent
+from hitl.models import Action, ApiToken, IdempotencyKey
 from tests.conftest import bearer_client, submit_body
 from tests.factories import ActionTypeFactory
 

@@ -4,9 +4,10 @@ import pytest
 from django.db import DataError, connection
 from django.test.utils import CaptureQueriesContext
 
-from hitl.audit import audit_event
+from audit.models import AuditEvent
+from audit.services import audit_event
 from hitl.db import _statement, insert_rows, insert_together, update_rows
-from hitl.models import Action, AuditEvent
+from hitl.models import Action
 from hitl.services import action_prepare
 from tests.conftest import submit_body
 
@@ -112,10 +113,12 @@ def test_a_repeated_submit_statement_is_prepared_on_the_server_and_stores_the_sa
 
 
 def test_prepared_statements_can_be_turned_off_for_a_transaction_pooler(monkeypatch):
-    from hitl.settings.base import database_config
+    from hitl.settings.base import database_config, env
 
-    url = "postgres://postgres@127.0.0.1:5432/hitl"
+    def configured():
+        return database_config(env.db_url_config("postgres://postgres@127.0.0.1:5432/hitl"))
+
     monkeypatch.delenv("DB_PREPARED_STATEMENTS", raising=False)
-    assert database_config(url)["OPTIONS"]["prepare_threshold"] == 5
+    assert configured()["OPTIONS"]["prepare_threshold"] == 5
     monkeypatch.setenv("DB_PREPARED_STATEMENTS", "off")
-    assert database_config(url)["OPTIONS"]["prepare_threshold"] is None
+    assert configured()["OPTIONS"]["prepare_threshold"] is None

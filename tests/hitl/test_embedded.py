@@ -1,4 +1,6 @@
-"""`make run`'s embedded mode, started the way make run starts it: SQLite, embedded Redis, all parts."""
+"""`make run`'s embedded mode, started the way make run starts it: the embedded PostgreSQL and Redis
+in the data directory, every part; and `manage.py` commands in another terminal on the same
+database meanwhile."""
 
 import os
 import signal
@@ -105,3 +107,7 @@ def test_embedded_stack_serves_an_agent_end_to_end(embedded_env):
     time.sleep(0.5)
     assert code == 0, "".join(output)
     assert "Stopped." in "".join(output)
+    assert not (Path(embedded_env["HITL_DATA_DIR"]) / "postgres" / "postmaster.pid").exists()  # stopped
+    # A command starts the database again (and stops it as it ends), and the demo's audit
+    # trail (every submit, claim and decision of the run) verifies.
+    assert "audit log intact" in manage(embedded_env, "verify_audit")

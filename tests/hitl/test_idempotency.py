@@ -6,7 +6,8 @@ import pytest
 from django.db import connection
 from django.utils import timezone
 
-from hitl.models import Action, AuditEvent, IdempotencyKey
+from audit.models import AuditEvent
+from hitl.models import Action, IdempotencyKey
 from hitl.services import agent_create
 from hitl.tasks import purge_idempotency_keys
 from tests.conftest import bearer_client, submit_body

@@ -21,7 +21,7 @@ def test_admin_lists_agents_types_actions_and_audit(admin_client, submitted):
         "/admin/hitl/agent/",
         "/admin/hitl/actiontype/",
         "/admin/hitl/action/",
-        "/admin/hitl/auditevent/",
+        "/admin/audit/auditevent/",
         "/admin/reviews/reviewergroup/",
     ]:
         assert admin_client.get(url).status_code == 200, url

@@ -3,7 +3,8 @@
 import pytest
 from django.contrib.auth import get_user_model
 
-from hitl.models import AuditEvent, ExpertiseRoute, PolicyRule, RoutingSettings
+from audit.models import AuditEvent
+from hitl.models import ExpertiseRoute, PolicyRule, RoutingSettings
 from hitl.policy import routing_settings
 from tests.conftest import submit_body
 from tests.factories import ActionTypeFactory, ReviewerGroupFactory, UserFactory

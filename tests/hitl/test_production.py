@@ -6,6 +6,8 @@ import subprocess
 import sys
 from pathlib import Path
 
+import pytest
+
 ROOT = Path(__file__).resolve().parents[2]
 
 
@@ -36,16 +38,17 @@ def test_check_deploy_passes_with_production_settings():
     assert "no issues" in result.stdout
 
 
-def test_production_refuses_to_start_without_redis():
+@pytest.mark.parametrize("missing", ["DATABASE_URL", "REDIS_URL"])
+def test_production_refuses_to_start_without_its_services(missing):
     env = production_env()
-    del env["REDIS_URL"]
+    del env[missing]
     result = manage(env, "check")
-    assert result.returncode != 0 and "REDIS_URL must be set" in result.stderr
+    assert result.returncode != 0 and f"{missing} must be set" in result.stderr
 
 
 def test_collectstatic_runs_as_in_the_docker_build(tmp_path):
     env = production_env(
-        SECRET_KEY="build-only", DATABASE_URL=f"sqlite:///{tmp_path}/b.sqlite3", STATIC_ROOT=str(tmp_path / "static")
+        SECRET_KEY="build-only", DATABASE_URL="postgres://build@localhost/build", STATIC_ROOT=str(tmp_path / "static")
     )
     result = manage(env, "collectstatic", "--noinput")
     assert result.returncode == 0, result.stderr

@@ -2,7 +2,8 @@
 
 import pytest
 
-from hitl.models import Action, AuditEvent
+from audit.models import AuditEvent
+from hitl.models import Action
 from tests.conftest import submit_body
 from tests.factories import ActionTypeFactory
 

@@ -3,7 +3,8 @@ import uuid
 from django.db import connection
 from django.test.utils import CaptureQueriesContext
 
-from hitl.models import Action, AuditEvent
+from audit.models import AuditEvent
+from hitl.models import Action
 from tests.conftest import bearer_client, submit_body
 from tests.factories import ActionTypeFactory
 

@@ -5,8 +5,8 @@ import pytest
 from django.db import connection
 from django.utils import timezone
 
+from audit.models import AuditEvent
 from hitl.errors import Conflict, NotFound
-from hitl.models import AuditEvent
 from hitl.services import action_submit, agent_create
 from reviews.claims import claim_next, claim_release, claim_take, claim_take_over
 from reviews.models import Claim

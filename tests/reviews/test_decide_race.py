@@ -10,8 +10,9 @@ import time
 import pytest
 from django.db import connection, transaction
 
+from audit.models import AuditEvent
 from hitl.errors import Conflict
-from hitl.models import Action, AuditEvent
+from hitl.models import Action
 from hitl.services import action_submit, agent_create
 from reviews.claims import claim_take
 from reviews.models import Claim, Verdict

@@ -2,7 +2,8 @@
 
 import pytest
 
-from hitl.models import Action, AuditEvent
+from audit.models import AuditEvent
+from hitl.models import Action
 from hitl.services import token_issue
 from tests.conftest import bearer_client
 from tests.factories import ReviewerGroupFactory, UserFactory

@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 from django.contrib.auth import get_user_model
 
-from hitl.audit_export import auditors_group
+from audit.export import auditors_group
 from hitl.services import action_submit, agent_create
 from tests.factories import ActionTypeFactory, ReviewerGroupFactory, UserFactory
 

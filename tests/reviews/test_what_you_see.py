@@ -5,8 +5,9 @@ page shows an action its reader may not open."""
 import re
 from html import unescape
 
+from audit.models import AuditEvent
 from hitl.errors import Conflict
-from hitl.models import Action, AuditEvent
+from hitl.models import Action
 from hitl.payloads import payload_digest
 from reviews.claims import claim_take
 from reviews.models import Verdict

@@ -3,7 +3,8 @@
 import pytest
 from django.utils import timezone
 
-from hitl.models import Action, AuditEvent
+from audit.models import AuditEvent
+from hitl.models import Action
 from hitl.services import action_submit, agent_create
 from reviews.claims import claim_take
 from reviews.models import RejectReason, ReviewerGroup, Verdict

@@ -22,11 +22,11 @@ from django.conf import settings
 from django.db import OperationalError, connection, transaction
 from django.utils import timezone
 
-from . import audit_chain
-from .audit import Type, audit_record
+from . import chain
 from .models import AuditAnchor
+from .services import Type, audit_record
 
-ANCHOR_LOCK = (audit_chain.LOCK_NAMESPACE, 1)  # one anchorer at a time (0 is the global chain's)
+ANCHOR_LOCK = (chain.LOCK_NAMESPACE, 1)  # one anchorer at a time (0 is the global chain's)
 
 
 def anchor_signature(
@@ -53,6 +53,7 @@ def anchor_signer(anchor: AuditAnchor, *, previous: str, keys: list[str]) -> int
 
 
 def _derived(key: str) -> bytes:
+    # The label anchors have always been signed under (from when this module was hitl.audit_anchor).
     return hashlib.sha256(b"hitl.audit_anchor:" + key.encode()).digest()
 
 
@@ -62,7 +63,7 @@ def segment_digest(after_id: int, through_id: int) -> tuple[int, str, int | None
     digest, count, first = hashlib.sha256(), 0, None
     with connection.chunked_cursor() as cursor:
         cursor.execute(
-            f"SELECT id, hash FROM {audit_chain.TABLE} WHERE id > %s AND id <= %s ORDER BY id", [after_id, through_id]
+            f"SELECT id, hash FROM {chain.TABLE} WHERE id > %s AND id <= %s ORDER BY id", [after_id, through_id]
         )
         while rows := cursor.fetchmany(5000):
             first = rows[0][0] if first is None else first
@@ -75,16 +76,16 @@ def segment_digest(after_id: int, through_id: int) -> tuple[int, str, int | None
 def audit_anchor() -> AuditAnchor | None:
     """Anchor the events written since the last anchor; None when there are none (or the table
     could not be locked in time: the next run anchors them)."""
-    if not audit_chain.installed():
+    if not chain.installed():
         return None
     with transaction.atomic(), connection.cursor() as cursor:
         cursor.execute("SET LOCAL lock_timeout = '2s'")
         try:
             with transaction.atomic():
-                cursor.execute(f"LOCK TABLE {audit_chain.TABLE} IN SHARE MODE")
+                cursor.execute(f"LOCK TABLE {chain.TABLE} IN SHARE MODE")
         except OperationalError:  # a writer held it past lock_timeout: the next run anchors
             return None
-        cursor.execute(f"SELECT coalesce(max(id), 0) FROM {audit_chain.TABLE}")
+        cursor.execute(f"SELECT coalesce(max(id), 0) FROM {chain.TABLE}")
         (through,) = cursor.fetchone()
     with transaction.atomic(), connection.cursor() as cursor:
         cursor.execute("SELECT pg_advisory_xact_lock(%s, %s)", ANCHOR_LOCK)
@@ -107,7 +108,7 @@ def audit_prune(*, now: datetime | None = None) -> int:
     first, each with an `audit_pruned` event saying what went; return how many events went. The
     anchors stay, marked pruned, so the chain of signatures can still be checked."""
     days = settings.HITL_AUDIT_RETENTION_DAYS
-    if not days or not audit_chain.installed():
+    if not days or not chain.installed():
         return 0
     cutoff = (now or timezone.now()) - timedelta(days=days)
     pruned = 0
@@ -115,7 +116,7 @@ def audit_prune(*, now: datetime | None = None) -> int:
         with transaction.atomic(), connection.cursor() as cursor:
             cursor.execute("SELECT pg_advisory_xact_lock(%s, %s)", ANCHOR_LOCK)
             cursor.execute("SELECT set_config('hitl.audit_prune_through', %s, true)", [str(anchor.last_event_id)])
-            cursor.execute(f"DELETE FROM {audit_chain.TABLE} WHERE id <= %s", [anchor.last_event_id])
+            cursor.execute(f"DELETE FROM {chain.TABLE} WHERE id <= %s", [anchor.last_event_id])
             deleted = cursor.rowcount
             cursor.execute("SELECT set_config('hitl.audit_prune_through', '', true)")
             AuditAnchor.objects.filter(pk=anchor.pk).update(pruned_at=timezone.now())

@@ -1,6 +1,6 @@
 """The audit trail exported for auditors: the filters, the events they select, the streamed body.
 
-The auditors' page (hitl.audit_views) and the API (hitl.api.audit) both parse their query with
+The auditors' page (audit.views) and the API (audit.api) both parse their query with
 AuditFilterForm and answer with export_response(). Events are read in id order through a
 server-side cursor, CHUNK_ROWS at a time, and each chunk is written out before the next is read,
 so an export of millions of events holds one chunk in memory.
@@ -16,7 +16,6 @@ import io
 import json
 import re
 from collections.abc import AsyncIterator, Callable, Iterator
-from contextlib import nullcontext
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from itertools import islice
@@ -26,15 +25,17 @@ from asgiref.sync import sync_to_async
 from django import forms
 from django.contrib.auth import get_user_model
 from django.core.exceptions import ValidationError
-from django.db import connection, transaction
+from django.db import transaction
 from django.db.models import F, QuerySet, TextField
 from django.db.models.functions import Cast
 from django.http import StreamingHttpResponse
 
-from .audit import audit_record
-from .models import ActionType, Agent, AuditEvent
+from hitl.models import ActionType, Agent
 
-EXPORT_PERMISSION = "hitl.export_auditevent"
+from .models import AuditEvent
+from .services import audit_record
+
+EXPORT_PERMISSION = "audit.export_auditevent"
 CHUNK_ROWS = 2000  # rows per fetch from the server-side cursor, and per chunk of the body
 FORMATS = {"jsonl": "application/x-ndjson", "csv": "text/csv; charset=utf-8"}
 DEFAULT_FORMAT = "jsonl"
@@ -57,7 +58,7 @@ def auditors_group():
     from django.contrib.auth.models import Group, Permission
 
     group, _ = Group.objects.get_or_create(name="auditors")
-    group.permissions.add(Permission.objects.get(content_type__app_label="hitl", codename="export_auditevent"))
+    group.permissions.add(Permission.objects.get(content_type__app_label="audit", codename="export_auditevent"))
     return group
 
 
@@ -266,11 +267,9 @@ def export_chunks(
     render: Callable[[list[tuple]], bytes] = _csv if filters.format == "csv" else _jsonl
     if filters.format == "csv":
         yield _csv_header()
-    # On PostgreSQL, a cursor opened outside a transaction is declared WITH HOLD, and the server
-    # runs the whole query to keep its result before the first row is read; inside one it streams.
-    # SQLite streams as it is (and an IMMEDIATE transaction would block every writer meanwhile).
-    reading = transaction.atomic() if connection.vendor == "postgresql" else nullcontext()
-    with reading:
+    # A cursor opened outside a transaction is declared WITH HOLD, and PostgreSQL runs the whole
+    # query to keep its result before the first row is read; inside one it streams.
+    with transaction.atomic():
         events = audit_events(filters)
         if before_id is not None:
             events = events.filter(id__lt=before_id)

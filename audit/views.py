@@ -5,8 +5,9 @@ from django.core.exceptions import PermissionDenied
 from django.shortcuts import render
 from django.views.decorators.http import require_GET
 
-from .audit_export import FORMATS, AuditFilterForm, audit_events, can_export, export_response
-from .models import ActionType
+from hitl.models import ActionType
+
+from .export import FORMATS, AuditFilterForm, audit_events, can_export, export_response
 
 PREVIEW_SIZE = 50
 

@@ -4,7 +4,7 @@ import time
 import httpx
 from django.core.management.base import BaseCommand
 
-from hitl import demo
+from demo import data as demo
 from hitl.models import Agent, ApiToken
 from hitl.services import agent_create, token_issue, token_revoke
 

@@ -1,15 +1,16 @@
 """The one way to write an audit event. Callers hold the transaction of the change they record.
 
 Adding an event type is one line in AuditEvent.Type; every event is chained and hashed by the
-database as it is inserted (hitl.audit_chain).
+database as it is inserted (audit.chain).
 """
 
 from dataclasses import dataclass
 
 from django.utils import timezone
 
+from hitl.request_context import request_id
+
 from .models import AuditEvent
-from .request_context import request_id
 
 Actor = AuditEvent.Actor
 Type = AuditEvent.Type
@@ -24,7 +25,7 @@ class InAdmin:
 
 def actor_of(principal) -> tuple[str, str]:
     """(actor_type, label) for an Agent, a reviewer (User), a user InAdmin, or None for the system."""
-    from .models import Agent
+    from hitl.models import Agent
 
     if principal is None:
         return Actor.SYSTEM, "system"
@@ -39,7 +40,7 @@ def audit_lock(action_id) -> None:
     """Take the row lock of action `action_id`, which orders the writers of its audit chain, for an
     event whose writer does not change the action itself (a release, a notification); every
     change of an action holds it already. Caller holds the transaction."""
-    from .models import Action
+    from hitl.models import Action
 
     list(Action.objects.select_for_update(no_key=True).filter(pk=action_id).values_list("pk"))
 

@@ -2,8 +2,9 @@ from django.contrib.auth import get_user_model
 from django.core.management.base import BaseCommand
 from django.db import transaction
 
-from hitl import demo
-from hitl.audit_export import auditors_group
+from audit.export import auditors_group
+from demo import data as demo
+from escalation.notify_models import Channel, Event, NotificationRoute
 from hitl.models import ActionType
 from reviews.models import ReviewerGroup
 from reviews.services import reviewer_create
@@ -15,13 +16,17 @@ AUDITOR = ("audrey", "audrey-audit")
 
 class Command(BaseCommand):
     help = "Create demo action types, reviewer groups, reviewers and an admin (idempotent); print the logins."
-
+    requires_system_checks = []  # they would judge the groups before this fills them
     def handle(self, *args, **options):
         with transaction.atomic():
             for fields in demo.ACTION_TYPES:
                 ActionType.objects.update_or_create(key=fields["key"], defaults=fields)
             for fields in demo.GROUPS:
                 ReviewerGroup.objects.update_or_create(key=fields["key"], defaults=fields)
+            for event in Event.values:  # the finance experts hear of their items as the tier groups do
+                NotificationRoute.objects.get_or_create(
+                    reviewer_group="finance", event=event, channel=Channel.INAPP, target=""
+                )
             for username, password, groups, staff in demo.USERS:
                 reviewer_create(
                     username=username, password=password, group_keys=groups, is_staff=staff, issue_token=False

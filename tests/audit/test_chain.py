@@ -13,11 +13,12 @@ from django.db import ProgrammingError, connection, transaction
 from django.test import Client
 from django.utils import timezone
 
-from hitl import audit_chain
-from hitl.audit_anchor import anchor_signature, audit_anchor, audit_prune, segment_digest
-from hitl.models import Action, AuditAnchor, AuditEvent
+from audit import chain as audit_chain
+from audit.anchors import anchor_signature, audit_anchor, audit_prune, segment_digest
+from audit.models import AuditAnchor, AuditEvent
+from audit.tasks import verify_audit_trail
+from hitl.models import Action
 from hitl.services import action_submit, agent_create, token_issue
-from hitl.tasks import verify_audit_trail
 from reviews.services import review_decide
 from tests.conftest import submit_body
 from tests.factories import ActionTypeFactory, ReviewerGroupFactory, UserFactory

@@ -6,7 +6,12 @@ from rest_framework import permissions
 from rest_framework.authentication import BasicAuthentication, SessionAuthentication
 from rest_framework.negotiation import BaseContentNegotiation
 
-from ..audit_export import (
+from hitl.api.auth import BearerTokenAuthentication
+from hitl.api.base import APIView
+from hitl.api.docs import errors
+from hitl.errors import Invalid
+
+from .export import (
     DEFAULT_FORMAT,
     FORMATS,
     AuditFilterForm,
@@ -16,10 +21,6 @@ from ..audit_export import (
     export_response,
     unknown_parameters,
 )
-from ..errors import Invalid
-from .auth import BearerTokenAuthentication
-from .base import APIView
-from .docs import errors
 
 
 class IsAuditor(permissions.BasePermission):

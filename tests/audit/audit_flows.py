@@ -14,11 +14,12 @@ from django.db.models import Max
 from django.test import Client
 from rest_framework.test import APIClient
 
+from audit.models import AuditEvent
 from escalation.models import NotificationRoute
 from escalation.selectors import tier_policies
 from escalation.services import escalation_sweep
 from escalation.tasks import deliver_notifications
-from hitl.models import Action, ActionType, Agent, AuditEvent, PolicyRule
+from hitl.models import Action, ActionType, Agent, PolicyRule
 from hitl.policy import routing_settings
 from hitl.services import action_submit, agent_create, token_issue
 from reviews.models import Claim, RejectReason

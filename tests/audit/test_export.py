@@ -14,8 +14,8 @@ from django.contrib.auth import get_user_model
 from django.db import connections
 from django.test import AsyncClient, Client
 
-from hitl.audit_export import COLUMNS, auditors_group
-from hitl.models import AuditEvent
+from audit.export import COLUMNS, auditors_group
+from audit.models import AuditEvent
 from hitl.services import action_submit, agent_create, token_issue
 from reviews.services import review_decide
 from tests.conftest import bearer_client
@@ -202,7 +202,7 @@ def test_the_export_is_streamed_from_an_async_iterator(trail, auditor):
 
 
 def test_the_export_reads_the_events_a_chunk_at_a_time(trail, auditor, monkeypatch):
-    monkeypatch.setattr("hitl.audit_export.CHUNK_ROWS", 2)
+    monkeypatch.setattr("audit.export.CHUNK_ROWS", 2)
     count = AuditEvent.objects.count()  # the export's own record comes after these
     response, chunks = stream(API, user=auditor)
     assert len(chunks) == (count + 1) // 2  # one body chunk per fetch of two rows
@@ -338,7 +338,7 @@ def test_accept_headers_and_format_do_not_confuse_the_api(trail, auditor):
 
 
 def test_the_page_previews_the_newest_matching_events_a_page_at_a_time(trail, auditor, monkeypatch):
-    monkeypatch.setattr("hitl.audit_views.PREVIEW_SIZE", 2)
+    monkeypatch.setattr("audit.views.PREVIEW_SIZE", 2)
     client = Client()
     client.force_login(auditor)
     page = client.get("/audit/", {"agent": "support-bot"})
@@ -369,12 +369,12 @@ def test_the_page_has_an_empty_state_and_a_link_for_auditors(auditor):
 
 def test_the_auditors_group_holds_the_export_permission(db):
     group = auditors_group()
-    assert [(p.content_type.app_label, p.codename) for p in group.permissions.all()] == [("hitl", "export_auditevent")]
+    assert [(p.content_type.app_label, p.codename) for p in group.permissions.all()] == [("audit", "export_auditevent")]
     user = UserFactory(username="new-auditor")
-    assert not user.has_perm("hitl.export_auditevent")
+    assert not user.has_perm("audit.export_auditevent")
     user.groups.add(group)
     user = get_user_model().objects.get(pk=user.pk)  # permissions are cached per instance
-    assert user.has_perm("hitl.export_auditevent")
+    assert user.has_perm("audit.export_auditevent")
 
 
 @pytest.fixture
@@ -385,28 +385,28 @@ def admin_client(db):
 
 
 def test_admin_lists_filters_and_searches_the_audit_log(trail, admin_client):
-    page = admin_client.get("/admin/hitl/auditevent/")
+    page = admin_client.get("/admin/audit/auditevent/")
     assert page.status_code == 200
     html = page.content.decode()
     for text in ("By event type", "By actor type", "By routing tier", "?event_type=decided", "?routing_tier=tier3"):
         assert text in html, text
-    decided = admin_client.get("/admin/hitl/auditevent/", {"event_type": "decided", "routing_tier": "tier1"})
+    decided = admin_client.get("/admin/audit/auditevent/", {"event_type": "decided", "routing_tier": "tier1"})
     assert sorted(e.pk for e in decided.context["cl"].result_list) == ids(
         AuditEvent.objects.filter(event_type="decided", routing_tier="tier1")
     )
-    by_action = admin_client.get("/admin/hitl/auditevent/", {"q": str(trail["refund"].pk)})
+    by_action = admin_client.get("/admin/audit/auditevent/", {"q": str(trail["refund"].pk)})
     assert sorted(e.pk for e in by_action.context["cl"].result_list) == ids(
         AuditEvent.objects.filter(action=trail["refund"])
     )
-    by_label = admin_client.get("/admin/hitl/auditevent/", {"q": "tina"})
+    by_label = admin_client.get("/admin/audit/auditevent/", {"q": "tina"})
     assert {e.actor_label for e in by_label.context["cl"].result_list} == {"tina"}
-    by_type = admin_client.get("/admin/hitl/auditevent/", {"q": "issue_refund"})
+    by_type = admin_client.get("/admin/audit/auditevent/", {"q": "issue_refund"})
     assert {e.action_type for e in by_type.context["cl"].result_list} == {"issue_refund"}
 
 
 def test_admin_shows_an_event_read_only_with_its_chain_fields(trail, admin_client):
     event = AuditEvent.objects.filter(action=trail["email"], event_type="decided").get()
-    page = admin_client.get(f"/admin/hitl/auditevent/{event.pk}/change/")
+    page = admin_client.get(f"/admin/audit/auditevent/{event.pk}/change/")
     assert page.status_code == 200
     html = page.content.decode()
     assert event.hash in html and event.prev_hash in html and "Tamper evidence" in html
@@ -417,14 +417,14 @@ def test_admin_refuses_to_add_change_or_delete_events(trail, admin_client):
     event = AuditEvent.objects.filter(event_type="decided").first()
     before = AuditEvent.objects.values().get(pk=event.pk)
     count = AuditEvent.objects.count()
-    assert admin_client.get("/admin/hitl/auditevent/add/").status_code == 403
-    assert admin_client.post("/admin/hitl/auditevent/add/", {"event_type": "decided"}).status_code == 403
-    changed = admin_client.post(f"/admin/hitl/auditevent/{event.pk}/change/", {"decision": "approved", "_save": "1"})
+    assert admin_client.get("/admin/audit/auditevent/add/").status_code == 403
+    assert admin_client.post("/admin/audit/auditevent/add/", {"event_type": "decided"}).status_code == 403
+    changed = admin_client.post(f"/admin/audit/auditevent/{event.pk}/change/", {"decision": "approved", "_save": "1"})
     assert changed.status_code == 403
-    deleted = admin_client.post(f"/admin/hitl/auditevent/{event.pk}/delete/", {"post": "yes"})
+    deleted = admin_client.post(f"/admin/audit/auditevent/{event.pk}/delete/", {"post": "yes"})
     assert deleted.status_code == 403
     bulk = admin_client.post(
-        "/admin/hitl/auditevent/", {"action": "delete_selected", "_selected_action": [event.pk], "post": "yes"}
+        "/admin/audit/auditevent/", {"action": "delete_selected", "_selected_action": [event.pk], "post": "yes"}
     )
     assert bulk.status_code in (200, 302)
     assert AuditEvent.objects.count() == count
@@ -439,7 +439,7 @@ def test_the_asgi_application_streams_the_export_in_several_body_messages(monkey
     """The production ASGI app (hitl.asgi): its request thread runs the cursor, chunk by chunk."""
     from hitl.asgi import application
 
-    monkeypatch.setattr("hitl.audit_export.CHUNK_ROWS", 1)
+    monkeypatch.setattr("audit.export.CHUNK_ROWS", 1)
     auditor = UserFactory(username="audrey", password="pw-audrey")
     auditor.groups.add(auditors_group())
     agent_create(name="one-bot")

@@ -1,6 +1,6 @@
 from django.core.management.base import BaseCommand, CommandError
 
-from hitl.audit_verify import audit_verify
+from audit.verify import audit_verify
 
 
 class Command(BaseCommand):

@@ -1,5 +1,5 @@
-"""Checks the audit log's chains and anchors (hitl.audit_chain, hitl.audit_anchor): run by
-`manage.py verify_audit` and daily by beat (hitl.tasks.verify_audit_trail).
+"""Checks the audit log's chains and anchors (audit.chain, audit.anchors): run by
+`manage.py verify_audit` and daily by beat (audit.tasks.verify_audit_trail).
 
 - Each event's hash is recomputed from its row: a mismatch means the row was **edited**.
 - Within a chain, seq runs 1, 2, 3…: a gap means events are **missing** (deleted).
@@ -22,10 +22,10 @@ from dataclasses import dataclass, field
 from django.core.mail import mail_admins
 from django.db import connection, transaction
 
-from . import audit_chain
-from .audit import Type, audit_record
-from .audit_anchor import anchor_signer, audit_keys, segment_digest
+from . import chain
+from .anchors import anchor_signer, audit_keys, segment_digest
 from .models import AuditAnchor
+from .services import Type, audit_record
 
 EDITED, MISSING, INSERTED, ANCHOR = "edited", "missing", "inserted", "anchor"
 MAX_PROBLEMS = 100  # reported in full; the count goes on
@@ -67,8 +67,8 @@ class Report:
 
 def audit_verify() -> Report:
     """Check every chain and anchor. Needs PostgreSQL with the chain installed."""
-    if not audit_chain.installed():
-        raise RuntimeError("the audit chain is kept on PostgreSQL only (hitl.audit_chain); this database has none")
+    if not chain.installed():
+        raise RuntimeError("this database has no audit chain: its triggers are not installed (audit.chain)")
     report = Report()
     with transaction.atomic():
         pruned_through = _verify_anchors(report)
@@ -77,34 +77,34 @@ def audit_verify() -> Report:
 
 
 def _verify_chains(report: Report, pruned_through: int) -> None:
-    canonical = audit_chain.CANONICAL_SQL.format(r="e")
+    canonical = chain.CANONICAL_SQL.format(r="e")
     previous = None  # (action_id, id, seq, hash) of the event before, in chain order
     with connection.chunked_cursor() as cursor:
         cursor.execute(
             f"SELECT e.id, e.action_id, e.seq, e.prev_hash, e.hash, {canonical}"
-            f" FROM {audit_chain.TABLE} e ORDER BY e.action_id, e.seq"
+            f" FROM {chain.TABLE} e ORDER BY e.action_id, e.seq"
         )
         while rows := cursor.fetchmany(2000):
             for event_id, action_id, seq, prev_hash, stored, text in rows:
                 report.events += 1
-                chain = f"action {action_id}" if action_id else "the global chain"
+                which = f"action {action_id}" if action_id else "the global chain"
                 if hashlib.sha256(text.encode()).hexdigest() != stored:
-                    detail = f"its content ({chain}, seq {seq}) no longer matches its hash"
+                    detail = f"its content ({which}, seq {seq}) no longer matches its hash"
                     report.add(Problem(event_id, EDITED, detail))
                 if previous is None or previous[0] != action_id:
                     report.chains += 1
                     if seq != 1 and not pruned_through:
                         report.add(
-                            Problem(event_id, MISSING, f"{chain} starts at seq {seq}: events 1 to {seq - 1} are gone")
+                            Problem(event_id, MISSING, f"{which} starts at seq {seq}: events 1 to {seq - 1} are gone")
                         )
                     elif seq == 1 and prev_hash:
-                        report.add(Problem(event_id, INSERTED, f"first of {chain} but links to an earlier event"))
+                        report.add(Problem(event_id, INSERTED, f"first of {which} but links to an earlier event"))
                 elif seq != previous[2] + 1:
                     report.add(
                         Problem(
                             event_id,
                             MISSING,
-                            f"{seq - previous[2] - 1} event(s) of {chain} missing between event #{previous[1]} "
+                            f"{seq - previous[2] - 1} event(s) of {which} missing between event #{previous[1]} "
                             f"(seq {previous[2]}) and this one (seq {seq})",
                         )
                     )
@@ -113,7 +113,7 @@ def _verify_chains(report: Report, pruned_through: int) -> None:
                         Problem(
                             event_id,
                             INSERTED,
-                            f"does not link to event #{previous[1]} before it in {chain}: an event was inserted, "
+                            f"does not link to event #{previous[1]} before it in {which}: an event was inserted, "
                             f"or event #{previous[1]} was edited and re-hashed",
                         )
                     )
@@ -174,7 +174,7 @@ def _verify_anchors(report: Report) -> int:
                 )
         signature, after = anchor.signature, anchor.last_event_id
     with connection.cursor() as cursor:
-        cursor.execute(f"SELECT count(*) FROM {audit_chain.TABLE} WHERE id > %s", [after])
+        cursor.execute(f"SELECT count(*) FROM {chain.TABLE} WHERE id > %s", [after])
         report.unanchored = cursor.fetchone()[0]
     return pruned_through
 
