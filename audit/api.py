@@ -63,6 +63,7 @@ class AuditEventsView(APIView):
     content_negotiation_class = ErrorsAsJSON
 
     @extend_schema(
+        auth=[{"basicAuth": []}, {"cookieAuth": []}],  # an API token is refused (403): auditors are people
         operation_id="audit_events_export",
         summary="Export the audit trail (auditors)",
         description="Every matching audit event in id order, streamed: one JSON object per line, or CSV with a "

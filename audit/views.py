@@ -1,7 +1,6 @@
 """The auditors' page: filter the audit trail, preview the newest matching events, download them."""
 
 from django.contrib.auth.decorators import login_required
-from django.core.exceptions import PermissionDenied
 from django.shortcuts import render
 from django.views.decorators.http import require_GET
 
@@ -12,16 +11,18 @@ from .export import FORMATS, AuditFilterForm, audit_events, can_export, export_r
 PREVIEW_SIZE = 50
 
 
-def _auditor_only(request) -> None:
-    if not can_export(request.user):
-        raise PermissionDenied("Exporting the audit trail needs the 'Can export the audit trail' permission.")
+def _refused(request):
+    """The product's 403 page, for someone who may not export the audit trail."""
+    message = "Exporting the audit trail needs the 'Can export the audit trail' permission (the auditors group)."
+    return render(request, "403.html", {"exception": message}, status=403)
 
 
 @require_GET
 @login_required
 def audit_page(request):
     """The filter form and the newest matching events, a page at a time (`before`: an event id)."""
-    _auditor_only(request)
+    if not can_export(request.user):
+        return _refused(request)
     form = AuditFilterForm(request.GET)
     before, error = _cursor(request.GET.get("before", ""))
     rows, more = [], False
@@ -58,7 +59,8 @@ def _cursor(raw: str) -> tuple[int | None, str]:
 @login_required
 def audit_download(request):
     """The matching events as a JSON lines or CSV file, streamed; the page again if a filter is bad."""
-    _auditor_only(request)
+    if not can_export(request.user):
+        return _refused(request)
     form = AuditFilterForm(request.GET)
     if not form.is_valid():
         return audit_page(request)

@@ -13,6 +13,7 @@ from django.db.models import Count
 from audit.models import AuditEvent
 from audit.services import Type, audit_event
 from hitl.models import Action
+from hitl.states import RoutePattern, Status
 from reviews.selectors import GroupLoad, group_loads
 
 MAX_HOPS = 10  # admin validation keeps fallbacks free of cycles; this is a fuse
@@ -21,14 +22,16 @@ MAX_HOPS = 10  # admin validation keeps fallbacks free of cycles; this is a fuse
 def overflow_new_items(actions: list[Action], now: datetime) -> list[AuditEvent]:
     """Move each new item (not announced yet) of a full or empty group to a fallback that can take
     it. Caller holds the locks on `actions` and saves them."""
-    new = [a for a in actions if a.sla_stage == 0 and a.status == "pending" and a.reviewer_group]
+    new = [a for a in actions if a.sla_stage == 0 and a.status == Status.PENDING and a.reviewer_group]
     if not new:
         return []
     groups = group_loads()
     midnight = now.replace(hour=0, minute=0, second=0, microsecond=0)
     capped = [key for key, g in groups.items() if g.daily_capacity is not None]
     load = dict(
-        Action.objects.filter(reviewer_group__in=capped, route_pattern="pre_action", created_at__gte=midnight)
+        Action.objects.filter(
+            reviewer_group__in=capped, route_pattern=RoutePattern.PRE_ACTION, created_at__gte=midnight
+        )
         .exclude(pk__in=[a.pk for a in new])
         .values_list("reviewer_group")
         .annotate(n=Count("id"))

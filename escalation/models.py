@@ -3,7 +3,7 @@ from datetime import timedelta
 from django.core.exceptions import ValidationError
 from django.db import models
 
-TIERS = [("tier1", "tier1"), ("tier2", "tier2"), ("tier3", "tier3")]
+from hitl.states import Tier
 
 
 class TierPolicy(models.Model):
@@ -17,7 +17,7 @@ class TierPolicy(models.Model):
         ESCALATE = "escalate", "escalate to the next tier"
         EXPIRE = "expire", "expire (auto-reject, the agent is told why)"
 
-    tier = models.CharField(max_length=8, choices=TIERS, unique=True)
+    tier = models.CharField(max_length=8, choices=Tier.choices, unique=True)
     sla = models.DurationField(help_text="Time a reviewer has to decide, e.g. 04:00:00 for 4 hours.")
     approver_group = models.SlugField(max_length=64, help_text="The reviewer group that decides this tier.")
     warn_at = models.CharField(

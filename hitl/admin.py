@@ -16,6 +16,7 @@ from .models import (
 )
 from .payloads import schema_problem
 from .policy import incomplete_routes, policy_current, policy_invalidate
+from .states import Tier
 
 
 class ApiTokenInline(admin.TabularInline):
@@ -163,7 +164,7 @@ class ActionTypeForm(KnownGroupForm):
         data = super().clean()
         group = data.get("reviewer_group")
         if group and data.get("compliance_sensitive"):
-            problem = group_too_small(group, "tier3")
+            problem = group_too_small(group, Tier.TIER3)
             if problem:
                 self.add_error(
                     "reviewer_group",

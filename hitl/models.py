@@ -155,7 +155,7 @@ class Action(models.Model):
             # written on each insert and on each sweep step, so none is kept that no query reads.
             models.Index(
                 fields=["reviewer_group", "created_at"],
-                condition=models.Q(route_pattern="pre_action"),
+                condition=models.Q(route_pattern=RoutePattern.PRE_ACTION),
                 name="action_group_recent",
             ),
             # The reviewer queue (reviews.selectors.queue_page, queue_counts): the waiting actions of
@@ -163,12 +163,12 @@ class Action(models.Model):
             # only what waits for approval.
             models.Index(
                 fields=["reviewer_group", "route_tier", "due_at", "id"],
-                condition=models.Q(status="pending", route_pattern="pre_action"),
+                condition=models.Q(status=Status.PENDING, route_pattern=RoutePattern.PRE_ACTION),
                 name="action_waiting_group_due",
             ),
             models.Index(
                 fields=["route_tier", "due_at", "id"],
-                condition=models.Q(status="pending", route_pattern="pre_action"),
+                condition=models.Q(status=Status.PENDING, route_pattern=RoutePattern.PRE_ACTION),
                 name="action_waiting_tier_due",
             ),
             # The SLA sweep's work queue.
@@ -176,7 +176,7 @@ class Action(models.Model):
             # The queue's post-action tab: review windows still open (due_at > now), in (due_at, id) order.
             models.Index(
                 fields=["due_at", "id"],
-                condition=models.Q(status="approved", route_pattern="post_action"),
+                condition=models.Q(status=Status.APPROVED, route_pattern=RoutePattern.POST_ACTION),
                 name="action_post_window_due",
             ),
         ]

@@ -14,6 +14,7 @@ from django.conf import settings
 from .models import ActionType
 from .policy_models import ExpertiseRoute, PolicyRule, RoutingSettings
 from .routing import Policy, Rule
+from .states import Tier
 
 
 @dataclass(frozen=True)
@@ -118,7 +119,7 @@ def incomplete_routes() -> tuple[list[str], list[str]]:
             )
     all_tiers = tuple(policy.tier_groups)
     named = [
-        (t.reviewer_group, f"action type {t.key}", ("tier3",) if t.compliance_sensitive else all_tiers)
+        (t.reviewer_group, f"action type {t.key}", (Tier.TIER3,) if t.compliance_sensitive else all_tiers)
         for t in snapshot.action_types.values()
     ]
     named += [(g, f"the expertise route for {key}", all_tiers) for key, g in policy.expertise_by_type.items()]

@@ -7,8 +7,12 @@ from django.core.exceptions import ValidationError
 from django.core.validators import MaxValueValidator, MinValueValidator
 from django.db import models
 
-PATTERN_FLOORS = [("post_action", "at least post-action review"), ("pre_action", "pre-action approval")]
-TIERS = [("tier1", "tier1"), ("tier2", "tier2"), ("tier3", "tier3")]
+from .states import RoutePattern, Tier
+
+PATTERN_FLOORS = [
+    (RoutePattern.POST_ACTION, "at least post-action review"),
+    (RoutePattern.PRE_ACTION, "pre-action approval"),
+]
 
 
 class RoutingSettings(models.Model):
@@ -58,7 +62,7 @@ class RoutingSettings(models.Model):
             raise ValidationError({"blast_tier3": "Must be at least the high blast radius."})
 
     def tier_approvals(self) -> dict[str, int]:
-        return {"tier1": self.approvals_tier1, "tier2": self.approvals_tier2, "tier3": self.approvals_tier3}
+        return {Tier.TIER1: self.approvals_tier1, Tier.TIER2: self.approvals_tier2, Tier.TIER3: self.approvals_tier3}
 
     def tag_set(self) -> frozenset:
         return frozenset(tag.strip() for tag in self.sensitive_tags.split(",") if tag.strip())
@@ -78,7 +82,7 @@ class PolicyRule(models.Model):
         null=True, blank=True, validators=[MinValueValidator(0.0), MaxValueValidator(1.0)]
     )
     force_pattern = models.CharField(max_length=16, choices=PATTERN_FLOORS, blank=True)
-    min_tier = models.CharField(max_length=8, choices=TIERS, blank=True)
+    min_tier = models.CharField(max_length=8, choices=Tier.choices, blank=True)
     reviewer_group = models.SlugField(max_length=64, blank=True)
 
     class Meta:

@@ -8,11 +8,15 @@ riskier action never meets a laxer route.
 
 from dataclasses import dataclass, field
 
+from .states import RoutePattern, Tier
+
 COLD_START_IRREVERSIBLE = 0.85
 COLD_START_REVERSIBLE = 0.70
 
-AUTONOMOUS, POST_ACTION, PRE_ACTION = "autonomous", "post_action", "pre_action"
-TIER_ORDER = {None: 0, "tier1": 1, "tier2": 2, "tier3": 3}
+AUTONOMOUS, POST_ACTION, PRE_ACTION = RoutePattern.AUTONOMOUS, RoutePattern.POST_ACTION, RoutePattern.PRE_ACTION
+TIER_ORDER = {None: 0, Tier.TIER1: 1, Tier.TIER2: 2, Tier.TIER3: 3}
+# The article's confidence bands (route_by_confidence).
+CONFIDENT, STANDARD_REVIEW, EXPERT_REVIEW = "autonomous", "standard_review", "expert_review"
 
 
 @dataclass(frozen=True)
@@ -75,8 +79,8 @@ class Policy:
     rules: tuple[Rule, ...] = ()
     expertise_by_type: dict = field(default_factory=dict)  # action type key -> reviewer group
     expertise_by_domain: dict = field(default_factory=dict)  # domain -> reviewer group
-    tier_groups: dict = field(default_factory=lambda: {"tier1": "team", "tier2": "lead", "tier3": "executive"})
-    tier_approvals: dict = field(default_factory=lambda: {"tier1": 1, "tier2": 1, "tier3": 2})  # four-eyes
+    tier_groups: dict = field(default_factory=lambda: {Tier.TIER1: "team", Tier.TIER2: "lead", Tier.TIER3: "executive"})
+    tier_approvals: dict = field(default_factory=lambda: {Tier.TIER1: 1, Tier.TIER2: 1, Tier.TIER3: 2})  # four-eyes
     escalation_chains: dict = field(default_factory=dict)  # tier -> the SLA steps from it on (escalation app)
     # Reviewer groups (reviews app): active members per group (None: not known, nothing checked),
     # and where each overflows to. A group that cannot give a route's approvals does not get it.
@@ -104,19 +108,19 @@ def threshold_for(facts: RiskFacts) -> float:
 def route_by_confidence(confidence: float, threshold: float, factor: float = 0.7) -> str:
     """The article's sample: execute, standard review queue, or expert review queue."""
     if confidence >= threshold:
-        return "autonomous"
+        return CONFIDENT
     if confidence >= threshold * factor:
-        return "standard_review"
-    return "expert_review"
+        return STANDARD_REVIEW
+    return EXPERT_REVIEW
 
 
 def classify_escalation_tier(confidence: float, compliance_risk: bool, blast_radius: int, policy: Policy) -> str:
     """The article's sample: compliance or a very large blast radius → tier3; low confidence → tier2."""
     if compliance_risk or blast_radius > policy.blast_tier3:
-        return "tier3"
+        return Tier.TIER3
     if confidence < policy.tier2_confidence:
-        return "tier2"
-    return "tier1"
+        return Tier.TIER2
+    return Tier.TIER1
 
 
 def route(facts: RiskFacts, policy: Policy) -> Route:
@@ -144,7 +148,7 @@ def route(facts: RiskFacts, policy: Policy) -> Route:
                 )
             )
     if facts.compliance_risk:
-        demand("compliance_risk", "compliance exposure: tier3", tier="tier3")
+        demand("compliance_risk", "compliance exposure: tier3", tier=Tier.TIER3)
     rule_reviews, rule_group, rule_name = False, "", ""  # admin rules: hard overrides, in priority order
     for rule in policy.rules:
         if rule.matches(facts):
@@ -154,48 +158,48 @@ def route(facts: RiskFacts, policy: Policy) -> Route:
             rule_reviews = rule_reviews or bool(rule.force_pattern or rule.min_tier)
             if rule.reviewer_group and not rule_group:
                 rule_group, rule_name = rule.reviewer_group, rule.name
-    if band == "expert_review":
+    if band == EXPERT_REVIEW:
         demand(
             "confidence_interrupt",
             f"confidence {c:.2f} is below {policy.interrupt_factor:g} × threshold {threshold:.2f}: expert review",
-            tier="tier2",
+            tier=Tier.TIER2,
         )
     if facts.blast_radius > policy.blast_tier3:
         demand(
             "blast_radius_critical",
             f"blast radius {facts.blast_radius:,} is above {policy.blast_tier3:,}",
-            tier="tier3",
+            tier=Tier.TIER3,
         )
     elif facts.blast_radius >= policy.blast_high:
         demand(
             "blast_radius_high",
             f"blast radius {facts.blast_radius:,} is at or above {policy.blast_high:,}",
-            tier="tier2",
+            tier=Tier.TIER2,
         )
     if facts.irreversible:
         demand("irreversible", "irreversible action type: approved before it runs")
     sensitive = sorted(set(facts.entity_tags) & policy.sensitive_tags)
     if sensitive:
-        demand("sensitive_entity", f"sensitive entity ({', '.join(sensitive)})", tier="tier1")
+        demand("sensitive_entity", f"sensitive entity ({', '.join(sensitive)})", tier=Tier.TIER1)
     if policy.novelty and facts.novel_type:
-        demand("novel_action_type", f"first {facts.action_type} from this agent", tier="tier1")
+        demand("novel_action_type", f"first {facts.action_type} from this agent", tier=Tier.TIER1)
     elif policy.novelty and facts.novel_domain:
-        demand("novel_domain", f"first action of this agent in {facts.domain or 'this domain'}", tier="tier1")
+        demand("novel_domain", f"first action of this agent in {facts.domain or 'this domain'}", tier=Tier.TIER1)
 
-    if not (must_wait or rule_reviews) and band == "autonomous":
+    if not (must_wait or rule_reviews) and band == CONFIDENT:
         reasons.append(Reason("confident", f"confidence {c:.2f} meets threshold {threshold:.2f}"))
         return Route(AUTONOMOUS, None, "", threshold, tuple(reasons), policy.version)
 
     tier = classify_escalation_tier(c, facts.compliance_risk, facts.blast_radius, policy)
     if TIER_ORDER[floor] > TIER_ORDER[tier]:
         tier = floor
-    if tier == "tier2" and TIER_ORDER[floor] < TIER_ORDER["tier2"]:
+    if tier == Tier.TIER2 and TIER_ORDER[floor] < TIER_ORDER[Tier.TIER2]:
         reasons.append(Reason("low_confidence", f"confidence {c:.2f} is below {policy.tier2_confidence:g}: tier2"))
     if must_wait:
         pattern = PRE_ACTION
     else:
         pattern = POST_ACTION
-        if band != "autonomous":
+        if band != CONFIDENT:
             reasons.append(
                 Reason(
                     "below_threshold", f"confidence {c:.2f} is below threshold {threshold:.2f}: reviewed after it runs"

@@ -36,9 +36,9 @@ class RoutePattern(models.TextChoices):
 
 
 class Tier(models.TextChoices):
-    TIER1 = "tier1"
-    TIER2 = "tier2"
-    TIER3 = "tier3"
+    TIER1 = "tier1", "tier1"
+    TIER2 = "tier2", "tier2"
+    TIER3 = "tier3", "tier3"
 
 
 TRANSITIONS = {

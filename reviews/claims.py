@@ -15,7 +15,7 @@ from django.utils import timezone
 from audit.services import Type, audit_lock, audit_record
 from hitl.errors import Conflict, NotFound
 from hitl.models import Action
-from hitl.states import Status
+from hitl.states import RoutePattern, Status
 
 from . import realtime
 from .models import Claim
@@ -166,7 +166,7 @@ def claim_next(*, reviewer, passing_over=()) -> Claim | None:
     now = timezone.now()
     scope = reviewer_scope(reviewer)
     unclaimed = (
-        Action.objects.filter(status=Status.PENDING, route_pattern="pre_action")
+        Action.objects.filter(status=Status.PENDING, route_pattern=RoutePattern.PRE_ACTION)
         .filter(scope.q())
         .filter(~Exists(Claim.objects.filter(action=OuterRef("pk"), expires_at__gt=now).exclude(holder=reviewer)))
         .select_related("action_type", "agent")

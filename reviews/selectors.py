@@ -5,10 +5,10 @@ from datetime import datetime
 from django.db.models import Count, Exists, OuterRef, Q, Value
 
 from audit.export import can_export
-from hitl.models import Action, Tier
+from hitl.models import Action
 from hitl.payloads import payload_digest
 from hitl.policy import policy_current
-from hitl.states import Status
+from hitl.states import Decision, RoutePattern, Status, Tier
 
 from .models import Claim, RejectReason, ReviewerGroup, Verdict
 
@@ -139,11 +139,11 @@ def _open(scope: ReviewerScope, tab: str, now: datetime):
     """What waits for the reviewer in `tab`: for approval, less what they approved already; or
     ran, with its review window open and no verdict yet."""
     if tab == POST:
-        rows = Action.objects.filter(status=Status.APPROVED, route_pattern="post_action", due_at__gt=now).filter(
-            ~Exists(Verdict.objects.filter(action=OuterRef("pk")))
-        )
+        rows = Action.objects.filter(
+            status=Status.APPROVED, route_pattern=RoutePattern.POST_ACTION, due_at__gt=now
+        ).filter(~Exists(Verdict.objects.filter(action=OuterRef("pk"))))
     else:
-        rows = Action.objects.filter(status=Status.PENDING, route_pattern="pre_action")
+        rows = Action.objects.filter(status=Status.PENDING, route_pattern=RoutePattern.PRE_ACTION)
         if scope.user_id is not None:
             rows = rows.filter(~_approved_by(scope.user_id))
     return rows.filter(scope.q())
@@ -151,11 +151,11 @@ def _open(scope: ReviewerScope, tab: str, now: datetime):
 
 def queue_tab_of(action: Action, now: datetime) -> str | None:
     """Which tab of the queue shows `action` now, if any."""
-    if action.status == Status.PENDING and action.route_pattern == "pre_action":
+    if action.status == Status.PENDING and action.route_pattern == RoutePattern.PRE_ACTION:
         return PRE
     if (
         action.status == Status.APPROVED
-        and action.route_pattern == "post_action"
+        and action.route_pattern == RoutePattern.POST_ACTION
         and action.due_at
         and action.due_at > now
         and not Verdict.objects.filter(action=action).exists()
@@ -328,9 +328,9 @@ def reject_reasons():
 
 def track_record(*, scope: ReviewerScope, agent_id, action_type_id) -> dict[str, int]:
     """How the agent's decided proposals of this type that the reviewer may open went, in one query."""
-    decisions = ("approved", "modified", "rejected", "expired")
+    decisions = Decision.values
     counts = (
-        Action.objects.filter(agent_id=agent_id, action_type_id=action_type_id, route_pattern="pre_action")
+        Action.objects.filter(agent_id=agent_id, action_type_id=action_type_id, route_pattern=RoutePattern.PRE_ACTION)
         .filter(scope.q())
         .aggregate(**{d: Count("id", filter=Q(decision=d)) for d in decisions})
     )
@@ -357,7 +357,7 @@ def approval_needs_confirmation(action: Action) -> list[str]:
     why = []
     if action.irreversible:
         why.append("it cannot be undone")
-    if action.route_tier in ("tier2", "tier3"):
+    if action.route_tier in (Tier.TIER2, Tier.TIER3):
         why.append(f"it is a {action.route_tier} action")
     if action.blast_radius >= policy_current().blast_high:
         why.append(f"it affects {action.blast_radius:,} people or records")

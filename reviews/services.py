@@ -16,7 +16,7 @@ from hitl.db import insert_rows
 from hitl.errors import Conflict, Invalid, NotFound
 from hitl.models import Action
 from hitl.payloads import payload_digest, payload_errors
-from hitl.states import DECISION_STATUS, Decision, Status
+from hitl.states import DECISION_STATUS, Decision, RoutePattern, Status
 
 from . import payload_form, realtime, selectors
 from .claims import claim_for_decision
@@ -47,9 +47,11 @@ class Decided:
                 f"another reviewer must approve the same payload. {summary}"
             )
         done = {
-            "approved": "Approved",
-            "modified": "Approved with your edits" if self.edited else "Approved (with an earlier reviewer's edits)",
-            "rejected": "Rejected",
+            Decision.APPROVED: "Approved",
+            Decision.MODIFIED: "Approved with your edits"
+            if self.edited
+            else "Approved (with an earlier reviewer's edits)",
+            Decision.REJECTED: "Rejected",
             "confirmed": "Confirmed",
             "flagged": "Flagged",
         }[self.outcome]
@@ -193,6 +195,12 @@ def _decide(action: Action, reviewer, last: Verdict, approvals: selectors.Approv
         data={
             "approvers": [v.reviewer.get_username() for v in approvals.approvers] if final_payload else [],
             "approval_record": _approvals_record(approvals),
+            # Whose edit ran, when the decider approved another reviewer's edit.
+            "edited_by": next(
+                (v.reviewer.get_username() for v in approvals.approvers if v.kind == Verdict.Kind.MODIFY), ""
+            )
+            if outcome == Decision.MODIFIED
+            else "",
             "payload_sha256": approvals.sha256 if final_payload is not None else last.payload_sha256,
             "patch": patch,
             "reason": last.reason.code if last.reason else "",
@@ -240,7 +248,7 @@ def review_post_action(
     comment = comment.strip()
     with transaction.atomic():
         action = _locked(reviewer=reviewer, action_id=action_id)
-        if action.route_pattern != "post_action":
+        if action.route_pattern != RoutePattern.POST_ACTION:
             raise Conflict("Only an action reviewed after it ran can be confirmed or flagged.", code="not_post_action")
         _check_unchanged(action, version)
         done = Verdict.objects.filter(action=action).select_related("reviewer").first()

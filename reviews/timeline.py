@@ -6,6 +6,7 @@ from typing import Any
 
 from audit.models import AuditEvent
 from hitl.models import Action
+from hitl.states import Decision
 
 from . import payload_form
 
@@ -29,9 +30,9 @@ EVENT_TITLES = {
     AuditEvent.Type.NOTIFICATION_FAILED: "Notification failed",
 }
 DECISION_TITLES = {
-    "approved": "Approved",
-    "modified": "Approved with edits",
-    "rejected": "Rejected",
+    Decision.APPROVED: "Approved",
+    Decision.MODIFIED: "Approved with edits",
+    Decision.REJECTED: "Rejected",
     "approve": "Approval recorded",
     "modify": "Approval with edits recorded",
 }
@@ -46,6 +47,7 @@ DETAIL_LABELS = {
     "approval_record": "Approvals given",
     "payload_sha256": "Payload SHA-256",
     "superseded": "No longer counted (approved an earlier version)",
+    "edited_by": "Edited by",
 }
 
 
@@ -117,6 +119,9 @@ def _in_order(changes: list, keys: list) -> list:
 
 
 def _title(event: AuditEvent) -> str:
+    editor = (event.data or {}).get("edited_by")
+    if event.event_type == AuditEvent.Type.DECIDED and editor and editor != event.actor_label:
+        return f"Approved with {editor}'s edits"
     if (
         event.event_type in (AuditEvent.Type.DECIDED, AuditEvent.Type.APPROVAL_RECORDED)
         and event.decision in DECISION_TITLES

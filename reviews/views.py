@@ -19,6 +19,7 @@ from hitl.errors import Conflict, Invalid, NotFound
 from hitl.selectors import action_get, action_type_keys, actions_recent, agent_names
 
 from . import claims, payload_form, services
+from .models import Verdict
 from .selectors import (
     POST,
     PRE,
@@ -91,7 +92,8 @@ def queue(request):
         "filters": filters,
         "sorts": SORT_LABELS,
         "action_types": action_type_keys(),
-        "groups": sorted(scope.groups) if not scope.everything else group_keys(),
+        # A lead's or an executive's queue holds the tiers below theirs, of any group.
+        "groups": group_keys() if scope.everything or scope.lower_tiers else sorted(scope.groups),
         "agents": agent_names(),
         "error": error,
         "now": now,
@@ -132,9 +134,13 @@ def _detail(request, action, scope, *, form_data=None, errors=None, status=200):
     now = timezone.now()
     verdicts = verdicts_of(action)
     approvals = approvals_of(action, verdicts)
-    edit_base = approvals.payload
-    if form_data is not None and form_data.get("payload_mode") != "json":
-        edit_base, _ = payload_form.parse(action.action_type.payload_schema, form_data, approvals.payload)
+    edit_base, edit_changes = approvals.payload, []
+    if form_data is not None:  # the reviewer's edits, shown again over the payload waiting now
+        edited, invalid = payload_form.from_form(action.action_type.payload_schema, form_data, approvals.payload)
+        if form_data.get("payload_mode") != "json":
+            edit_base = edited
+        if not invalid:
+            edit_changes = payload_form.changes(approvals.payload, edited)
     context = {
         "action": action,
         "now": now,
@@ -144,6 +150,8 @@ def _detail(request, action, scope, *, form_data=None, errors=None, status=200):
         "approved_by_me": approvals.approved_by(request.user),
         "superseded_mine": any(v.reviewer_id == request.user.pk for v in approvals.superseded),
         "form": payload_form.build(action.action_type.payload_schema, edit_base),
+        "edit_changes": edit_changes,
+        "editor": next((v.reviewer for v in reversed(verdicts) if v.kind == Verdict.Kind.MODIFY), None),
         "payload_json": (form_data or {}).get("payload_json") or _pretty(approvals.payload),
         "payload_mode": (form_data or {}).get("payload_mode", "fields"),
         "reasons": reject_reasons(),
@@ -283,11 +291,17 @@ def decide(request, action_id):
     except Invalid as exc:
         return _detail(request, action, scope, form_data=request.POST, errors=_form_errors(exc), status=400)
     except Conflict as exc:
+        # The action as it is now, with the reviewer's edits kept in the form: nothing they typed is lost.
         messages.error(request, exc.message)
-        return _detail(request, action_get(action.pk), scope, status=409)
+        kept = request.POST if verb in services.VERBS and _edits_in(request.POST) else None
+        return _detail(request, action_get(action.pk), scope, form_data=kept, status=409)
     messages.success(request, decided.message)
     queue = reverse("reviews:queue")
     return redirect(f"{queue}?tab={POST}" if verb in services.POST_VERBS else queue)
+
+
+def _edits_in(form) -> bool:
+    return any(name.startswith("payload") for name in form)
 
 
 def _form_errors(exc: Invalid) -> dict:

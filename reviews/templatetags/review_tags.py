@@ -1,5 +1,6 @@
 from django import template
 
+from hitl.states import Status
 from reviews import payload_form
 
 register = template.Library()
@@ -41,7 +42,7 @@ def sla(action, now):
     points passed (0 to 3, by the tier's warn_at) and whether it is overdue; None when it has no
     SLA (a post-action review window)."""
     path = action.escalation_path or []
-    if action.status != "pending" or action.due_at is None or action.escalation_step >= len(path):
+    if action.status != Status.PENDING or action.due_at is None or action.escalation_step >= len(path):
         return None
     step = path[action.escalation_step]
     seconds = float(step.get("sla") or 0)
@@ -56,3 +57,25 @@ def sla(action, now):
         "overdue": used >= 1,
         "warn": ",".join(f"{w:g}" for w in warn),
     }
+
+
+VERDICT_WORDS = {
+    "approve": "approved",
+    "modify": "approved with edits",
+    "reject": "rejected",
+    "confirm": "confirmed",
+    "flag": "flagged",
+}
+
+
+@register.filter
+def verdict_words(kind: str) -> str:
+    """A verdict as a sentence reads it: "eve approved with edits"."""
+    return VERDICT_WORDS.get(kind, kind)
+
+
+@register.filter
+def text_rows(value) -> int:
+    """Rows for a text area that shows `value` whole, from 2 (a short string) to 12."""
+    text = str(value)
+    return max(2, min(12, sum(len(line) // 70 + 1 for line in text.split("\n"))))

@@ -5,7 +5,7 @@
 (function () {
   if (!window.WebSocket) return;
   const listeners = [], openers = [];
-  const MAX_TOASTS = 4;
+  const MAX_TOASTS = window.matchMedia("(max-width: 640px)").matches ? 2 : 4;
   let retry = 1000;
 
   function status(text) {
@@ -14,15 +14,14 @@
   }
 
   function toast(msg) {
-    const main = document.querySelector("main") || document.body;
-    let list = main.querySelector(":scope > ul.messages");
+    let list = document.querySelector("ul.toasts");
     if (!list) {
       list = document.createElement("ul");
-      list.className = "messages";
-      main.prepend(list);
+      list.className = "toasts";
+      document.body.append(list);
     }
     const item = document.createElement("li");
-    item.className = "message-info toast";
+    item.className = msg.action ? "notice-mine" : "notice-group";
     item.setAttribute("role", "status");
     const link = document.createElement("a");
     link.href = msg.url;

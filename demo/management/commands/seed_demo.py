@@ -17,6 +17,7 @@ AUDITOR = ("audrey", "audrey-audit")
 class Command(BaseCommand):
     help = "Create demo action types, reviewer groups, reviewers and an admin (idempotent); print the logins."
     requires_system_checks = []  # they would judge the groups before this fills them
+
     def handle(self, *args, **options):
         with transaction.atomic():
             for fields in demo.ACTION_TYPES:
