@@ -51,7 +51,7 @@ PATH = "/api/v1/audit/events"
 # One batch of events: g runs over the batch's numbers. One in a thousand has no action (the global
 # chain: a policy change); the others belong to the actions (by g): submissions, claims,
 # releases, decisions (a third of them modified), warnings, escalations and notifications, each
-# with the JSON documents such an event has. (Few global events: hitl.audit_chain's trigger finds
+# with the JSON documents such an event has. (Few global events: audit.chain's trigger finds
 # the global chain's last event by reading all of that chain, which no index orders by seq.)
 INSERT_SQL = """
 INSERT INTO hitl_auditevent (
@@ -105,7 +105,8 @@ def build_events(count: int) -> None:
     `count`, inserted in batches of 100,000 by SQL that the chain trigger sees row by row."""
     from django.contrib.auth import get_user_model
 
-    from hitl.models import ActionType, AuditEvent
+    from audit.models import AuditEvent
+    from hitl.models import ActionType
     from hitl.services import action_submit, agent_create
 
     rng = random.Random(7)
@@ -278,7 +279,7 @@ def main():
     django_setup(env)
     if not args.reuse:
         build_events(args.count)
-    from hitl.models import AuditEvent
+    from audit.models import AuditEvent
 
     count = AuditEvent.objects.count()
     print(f"database {DB_NAME}: {count:,} audit events, built in {time.perf_counter() - started:.1f} s", flush=True)

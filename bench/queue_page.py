@@ -228,11 +228,12 @@ def prepare(name: str, pending: int, now: datetime, env: dict) -> None:
             for action_id, holder, claimed in claims:
                 copy_.write_row((action_id, holder, claimed, claimed + timedelta(minutes=10)))
         verdict_sql = (
-            "COPY reviews_verdict (action_id, reviewer_id, kind, comment, time_to_decision, created_at) FROM STDIN"
+            "COPY reviews_verdict (action_id, reviewer_id, kind, payload_sha256, comment, time_to_decision, created_at)"
+            " FROM STDIN"
         )
         with conn.cursor() as cur, cur.copy(verdict_sql) as copy_:
             for action_id in reviewed:
-                copy_.write_row((action_id, rows.users["tina"], "confirm", "", timedelta(minutes=30), now))
+                copy_.write_row((action_id, rows.users["tina"], "confirm", "", "", timedelta(minutes=30), now))
     with psycopg.connect(database_url(name), autocommit=True) as conn:
         conn.execute("VACUUM (ANALYZE)")  # what autovacuum does after a bulk load, done now rather than mid-run
 

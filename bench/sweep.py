@@ -1,9 +1,10 @@
 """SLA sweep cost: one full escalation_sweep() of 100,000 overdue actions against a hand-written SQL
 baseline that makes the same change, in the same process, on the same database.
 
-Builds a PostgreSQL database (migrated; the demo reviewer groups, reviewers and types; the default
-tier policies) and a snapshot of 100,000 pending pre-action tier1 actions, announced and past
-their warnings, with the tier1 → tier2 → tier3 chain copied onto each as routing does
+Builds a PostgreSQL database (migrated, so with the default tier policies; the demo reviewer
+groups, reviewers and types; no notification routes) and a snapshot of 100,000 pending
+pre-action tier1 actions, announced and past their warnings, with the tier1 → tier2 → tier3
+chain copied onto each as routing does
 (hitl.services.action_prepare), all falling due at one moment. Each round restores the snapshot
 (due a few seconds later), waits for that moment and times one full sweep in-process, as the
 Celery task runs it (its HITL_SLA_SWEEP_WORKERS connections sharing the backlog); then restores it
@@ -98,10 +99,12 @@ def build_snapshot(count: int) -> None:
     """COPY `count` overdue tier1 actions into the snapshot table, as routing would have made them."""
     from escalation.selectors import escalation_chains
 
-    path = list(escalation_chains()["tier1"])  # creates the default tier policies, as the first routing does
+    path = list(escalation_chains()["tier1"])  # the default tier policies, from a migration
     assert [s["tier"] for s in path] == ["tier1", "tier2", "tier3"] and path[0]["on_breach"] == "escalate"
     sla = timedelta(seconds=path[0]["sla"])
     with psycopg.connect(DB_URL) as conn:
+        # The sweep's own cost, as the baseline's: without the in-app routes a fresh database has.
+        conn.execute("DELETE FROM escalation_notificationroute")
         types = dict(conn.execute("SELECT key, id FROM hitl_actiontype").fetchall())
         agents = []
         for name in ("billing-bot", "ops-bot", "support-bot", "trader-bot"):

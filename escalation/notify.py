@@ -7,7 +7,6 @@ each chunk of them is queued for escalation.tasks.deliver_notifications.
 """
 
 from datetime import timedelta
-from functools import partial
 
 from celery import current_app
 from django.conf import settings
@@ -71,14 +70,18 @@ def notifications_create(*, items: list) -> None:
     )
     if ids:
         # robust: a broker that is down must not fail the sweep, whose events are committed.
-        transaction.on_commit(partial(_enqueue, ids), robust=True)
+        transaction.on_commit(lambda: _enqueue(ids), robust=True)
 
 
 def _enqueue(ids: list[int]) -> None:
-    """Queue the delivery task (found by name: escalation.tasks imports the sweep, which records)."""
-    deliver = current_app.tasks[DELIVER_TASK]
     for start in range(0, len(ids), TASK_CHUNK):
-        deliver.delay(ids[start : start + TASK_CHUNK])
+        _deliver_later(ids[start : start + TASK_CHUNK])
+
+
+def _deliver_later(ids: list[int]) -> None:
+    """Queue escalation.tasks.deliver_notifications by its name: that module imports the sweep,
+    which records through this one, and a process that records need not have loaded it."""
+    current_app.send_task(DELIVER_TASK, args=[ids])
 
 
 def notifications_redeliver_stranded() -> int:

@@ -11,12 +11,12 @@ from functools import partial
 from django.db import transaction
 from django.dispatch import Signal
 
-action_submitted = Signal()  # action_ids: a new action is stored
+action_submitted = Signal()  # action_ids, routed: a new action is stored (routed: sent to a reviewer group)
 actions_changed = Signal()  # action_ids: claimed, released, decided, escalated, reassigned, edited…
 
 
-def announce_submitted(action_id) -> None:
-    transaction.on_commit(partial(action_submitted.send, sender=None, action_ids=[action_id]))
+def announce_submitted(action_id, *, routed: bool) -> None:
+    transaction.on_commit(partial(action_submitted.send, sender=None, action_ids=[action_id], routed=routed))
 
 
 def announce_changed(action_ids) -> None:

@@ -172,7 +172,7 @@ def action_create(*, action: Action) -> Action:
         after={"status": action.status, "route": action.route_pattern, "tier": action.route_tier},
     )
     insert_together(action, submitted)
-    events.announce_submitted(action.pk)
+    events.announce_submitted(action.pk, routed=bool(action.reviewer_group))
     transaction.on_commit(partial(novelty_remember, agent=action.agent, action_type=action.action_type))
     return action
 

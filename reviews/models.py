@@ -80,8 +80,9 @@ class RejectReason(models.Model):
 
 class Verdict(models.Model):
     """One reviewer's verdict on one action. Several approvals may be needed (four-eyes): each
-    approval is of one exact payload (its SHA-256), and only approvals of the payload that runs
-    count, so a reviewer approves a given payload at most once."""
+    approval is of one exact payload (its SHA-256), and an edit restarts the count, so only the
+    approvals of the payload since the latest edit count (reviews.selectors.approvals_of). The
+    decision service, holding the action's row lock, lets a reviewer approve it once per edit."""
 
     class Kind(models.TextChoices):
         APPROVE = "approve"
@@ -110,13 +111,6 @@ class Verdict(models.Model):
 
     class Meta:
         ordering = ["id"]
-        constraints = [
-            models.UniqueConstraint(
-                fields=["action", "reviewer", "payload_sha256"],
-                condition=models.Q(kind__in=["approve", "modify"]),
-                name="verdict_approves_a_payload_once",
-            )
-        ]
 
     def __str__(self):
         return f"{self.reviewer} {self.kind} {self.action_id}"

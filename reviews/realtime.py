@@ -33,6 +33,12 @@ def broadcast_on_commit(action_ids) -> None:
     transaction.on_commit(partial(broadcast, list(action_ids)))
 
 
+def broadcast_routed(action_ids, *, routed: bool, **signal_kwargs) -> None:
+    """The core's hitl.events.action_submitted: push a new action that a reviewer group reviews."""
+    if routed:
+        broadcast(action_ids)
+
+
 def broadcast(action_ids, **signal_kwargs) -> None:
     """Show every reviewer who may see them these actions' rows as they are now (also the receiver
     of the core's hitl.events, after commit), in one hand-off however many."""

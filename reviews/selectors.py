@@ -290,7 +290,7 @@ class Approvals:
 
     payload: dict
     sha256: str
-    edited: bool  # the payload is a reviewer's edit, not the agent's proposal
+    edited: bool  # the payload is not the agent's proposal: a reviewer edited it
     approvers: tuple[Verdict, ...]
     superseded: tuple[Verdict, ...]
     required: int
@@ -300,16 +300,22 @@ class Approvals:
 
 
 def approvals_of(action: Action, verdicts: list[Verdict]) -> Approvals:
-    edits = [v for v in verdicts if v.kind == Verdict.Kind.MODIFY]
-    payload = edits[-1].payload if edits else action.payload
+    """Where `verdicts` (in the order they were given) leave the approvals: an edit restarts the
+    count, its author's approval the first, so only approvals of the payload since the latest edit
+    count (as the queue reads it in SQL: reviews.selectors._approved_by)."""
+    verdicts = sorted(verdicts, key=lambda v: v.pk)
+    edits = [i for i, v in enumerate(verdicts) if v.kind == Verdict.Kind.MODIFY]
+    since = edits[-1] if edits else 0
+    payload = verdicts[since].payload if edits else action.payload
     sha256 = payload_digest(payload)
-    approving = [v for v in verdicts if v.kind in (Verdict.Kind.APPROVE, Verdict.Kind.MODIFY)]
+    approving = [(i, v) for i, v in enumerate(verdicts) if v.kind in (Verdict.Kind.APPROVE, Verdict.Kind.MODIFY)]
+    counted = [v for i, v in approving if i >= since and v.payload_sha256 == sha256]
     return Approvals(
         payload=payload,
         sha256=sha256,
-        edited=bool(edits),
-        approvers=tuple(v for v in approving if v.payload_sha256 == sha256),
-        superseded=tuple(v for v in approving if v.payload_sha256 != sha256),
+        edited=payload != action.payload,
+        approvers=tuple(counted),
+        superseded=tuple(v for _, v in approving if v not in counted),
         required=action.approvals_required,
     )
 

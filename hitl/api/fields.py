@@ -1,6 +1,7 @@
 """Strict JSON fields: agents get an error for "0.9" where a number belongs, not a silent cast."""
 
 import copy
+import json
 from collections.abc import Mapping
 
 from drf_spectacular.types import OpenApiTypes
@@ -45,10 +46,20 @@ class JSONObjectField(serializers.JSONField):
     default_error_messages = {"not_object": "Must be a JSON object."}
 
     def to_internal_value(self, data):
+        """The object as sent, once it is sure to serialise and to fit jsonb. One dumps answers
+        both for nearly every body; only one with a NUL or a lone surrogate is walked, to name where."""
         if not isinstance(data, dict):
             self.fail("not_object")
-        data = super().to_internal_value(data)
-        errors = _unstorable_text(data)
+        try:
+            text = json.dumps(data, ensure_ascii=False, cls=self.encoder)
+        except (TypeError, ValueError):
+            self.fail("invalid")
+        try:
+            text.encode()
+            storable = "\\u0000" not in text
+        except UnicodeEncodeError:
+            storable = False
+        errors = [] if storable else _unstorable_text(data)  # (a literal backslash-u0000 is fine)
         if errors:
             raise serializers.ValidationError(errors, code="invalid")
         return data

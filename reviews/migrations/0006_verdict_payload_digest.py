@@ -47,12 +47,4 @@ class Migration(migrations.Migration):
             ),
         ),
         migrations.RunPython(digest_earlier_verdicts, migrations.RunPython.noop),
-        migrations.AddConstraint(
-            model_name="verdict",
-            constraint=models.UniqueConstraint(
-                condition=models.Q(("kind__in", ["approve", "modify"])),
-                fields=("action", "reviewer", "payload_sha256"),
-                name="verdict_approves_a_payload_once",
-            ),
-        ),
     ]

@@ -15,6 +15,7 @@ from django.test import Client
 from rest_framework.test import APIClient
 
 from audit.models import AuditEvent
+from escalation import notify
 from escalation.models import NotificationRoute
 from escalation.selectors import tier_policies
 from escalation.services import escalation_sweep
@@ -148,7 +149,7 @@ def scene(db, settings, monkeypatch, django_capture_on_commit_callbacks, own_rou
     agent, raw = agent_create(name="support-bot")
     scene = Scene(agent, bearer_client(raw), people, email, tagging, refund, django_capture_on_commit_callbacks)
     # The delivery task runs here, once the test says so, instead of on a broker.
-    monkeypatch.setattr(deliver_notifications, "delay", lambda ids: scene.enqueued.append(ids))
+    monkeypatch.setattr(notify, "_deliver_later", scene.enqueued.append)
     return scene
 
 

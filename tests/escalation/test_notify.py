@@ -107,8 +107,12 @@ def desk(db):
 def enqueued(monkeypatch):
     """The ids each delivery task is enqueued with after commit (nothing reaches the broker)."""
     calls = []
-    monkeypatch.setattr(deliver_notifications, "delay", lambda ids: calls.append(ids))
+    monkeypatch.setattr(notify, "_deliver_later", calls.append)
     return calls
+
+
+def test_recording_queues_the_delivery_task_by_its_registered_name():
+    assert notify.DELIVER_TASK == deliver_notifications.name
 
 
 @pytest.fixture

@@ -116,7 +116,10 @@ def test_a_tampered_page_link_is_refused(client, world):
 
 def test_an_empty_queue_says_so_and_anonymous_users_log_in(client, db):
     assert client.get("/reviews/").status_code == 302
-    client.force_login(UserFactory(username="new"))
+    newcomer = UserFactory(username="new")
+    client.force_login(newcomer)
+    assert b"You are not in any reviewer group, so nothing waits for you here." in client.get("/reviews/").content
+    ReviewerGroup.objects.get(key="team").members.add(newcomer)
     assert b"Nothing is waiting for you" in client.get("/reviews/").content
 
 

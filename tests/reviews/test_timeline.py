@@ -133,7 +133,7 @@ def test_four_eyes_a_reassignment_a_take_over_and_a_rejection(client, desk):
         "Claimed by reviewer eve",  # a decision goes through the claim
         "Approval with edits recorded by reviewer eve",
         "Claimed by reviewer ed",
-        "Approved with edits by reviewer ed",
+        "Approved with eve's edits by reviewer ed",  # whose edit ran, and who approved it last
     ]
     recorded, decided = item(html, 2), item(html, 4)
     assert '<dt>Approvals</dt><dd><span class="value">1 of 2</span></dd>' in recorded

@@ -143,3 +143,17 @@ def test_the_edit_changes_nothing_error_shows_once_with_the_field_in_words(clien
     text = " ".join(unescape(re.sub(r"<[^>]+>", " ", broken.content.decode())).split())
     assert broken.status_code == 400 and "To: 'nope' is not a 'email'" in text  # once on top…
     assert '<span class="errorlist">&#x27;nope&#x27; is not a &#x27;email&#x27;</span>' in broken.content.decode()
+
+
+def test_an_edit_back_to_an_approved_payload_still_restarts_the_count(desk):  # noqa: F811
+    """eve approves A, ed edits it to B and then back to A: eve's first approval was of A, but an edit
+    came after it, so she approves A again, and that counts; what runs is the agent's proposal."""
+    people, submit = desk
+    action = submit("Wire $1M", compliance_risk=True)
+    original = dict(action.payload)
+    review_decide(reviewer=people["eve"], action_id=action.pk, decision="approve")
+    review_decide(reviewer=people["ed"], action_id=action.pk, decision="modify", payload={**original, "subject": "B"})
+    back = review_decide(reviewer=people["ed"], action_id=action.pk, decision="modify", payload=original)
+    assert (back.outcome, back.approvals) == ("approval_recorded", 1)  # ed's edit back: the first of two
+    done = review_decide(reviewer=people["eve"], action_id=action.pk, decision="approve")
+    assert (done.outcome, done.action.final_payload) == ("approved", original)
