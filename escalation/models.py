@@ -31,7 +31,7 @@ class TierPolicy(models.Model):
 
     class Meta:
         ordering = ["tier"]
-        verbose_name = verbose_name_plural = "tier policy"
+        verbose_name, verbose_name_plural = "tier policy", "tier policies"
 
     def __str__(self):
         return f"{self.tier}: {self.sla} → {self.escalate_to.tier if self.escalate_to else self.on_breach}"

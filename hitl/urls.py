@@ -14,6 +14,7 @@ urlpatterns = [
     path("", review_views.landing, name="landing"),
     path("activity/", review_views.activity, name="activity"),
     path("healthz", views.healthz, name="healthz"),
+    path("favicon.ico", views.no_favicon),
     path("accounts/login/", auth_views.LoginView.as_view(), name="login"),
     path("accounts/logout/", auth_views.LogoutView.as_view(), name="logout"),
     path("admin/", admin.site.urls),

@@ -237,6 +237,7 @@ def _record_approval(
             f"{reviewer.get_username()} edited “{action.summary}” after your approval: "
             "your approval no longer counts; approve the new version if you agree.",
             reverse("reviews:detail", args=[action.pk]),
+            action_id=action.pk,  # a notice to each of them: it stays until they dismiss it
         )
     return Decided(changed, "approval_recorded", len(approvals.approvers), edited=verdict.kind == Verdict.Kind.MODIFY)
 

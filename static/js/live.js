@@ -33,9 +33,10 @@
     close.addEventListener("click", function () { item.remove(); });
     item.append(link, " ", close);
     list.append(item);
-    if (!msg.action) setTimeout(function () { item.remove(); }, 60000);  // a group's SLA news fades; a notice to oneself stays
-    const toasts = list.querySelectorAll("li.toast");
-    for (let i = 0; i < toasts.length - MAX_TOASTS; i++) toasts[i].remove();  // the newest stay
+    if (!msg.action) setTimeout(function () { item.remove(); }, 60000);  // a group's SLA news fades
+    // Too many: a group's oldest SLA news goes first; a notice to oneself stays until dismissed.
+    const group = list.querySelectorAll("li.notice-group");
+    for (let i = 0; i < Math.min(group.length, list.children.length - MAX_TOASTS); i++) group[i].remove();
   }
 
   function connect() {

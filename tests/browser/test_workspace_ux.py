@@ -88,6 +88,16 @@ def test_at_phone_width_nothing_pushes_the_page_sideways_and_the_risk_comes_befo
     risk = tina.locator(".part-risk").bounding_box()
     approve = tina.locator("#approve").bounding_box()
     assert risk["y"] + risk["height"] <= approve["y"], (risk, approve)
+    # The diff of an edit keeps to its box, a long URL and all.
+    tina.get_by_text("Edit before approving").click()
+    tina.locator("[name='payload/subject']").fill("See https://billing.example.com/refunds/8842-2231?lang=en&ref=mail")
+    diff = tina.locator("#diff table.diff")
+    expect(diff).to_be_visible(timeout=5000)
+    box, table = tina.locator("details.edit").bounding_box(), diff.bounding_box()
+    assert table["x"] + table["width"] <= box["x"] + box["width"] + 1, (table, box)
+    no_sideways_scroll(tina)
+    if SHOTS:
+        tina.locator("details.edit").screenshot(path=str(SHOTS / "phone-edit.png"))
     shot(tina, "phone-action")
 
     audrey = log_in("audrey", next_path="/audit/", **PHONE)

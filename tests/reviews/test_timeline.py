@@ -110,7 +110,7 @@ def test_the_timeline_tells_the_story_of_an_escalated_action_approved_with_edits
         ["Group", "team", "lead"],
         ["Due at", "2026-11-24 13:00:00 UTC", "2026-11-24 14:00:03 UTC"],
     ]
-    status, edit = re.findall(r'<table class="diff">.*?</table>', decided, re.S)
+    status, edit = re.findall(r'<table class="diff[^"]*">.*?</table>', decided, re.S)
     assert rows(status) == [["Status", "pending", "approved"]]
     assert rows(edit) == [["Changed", "Subject", "Your refund", "Your $40 refund"]]
     assert "Approved by" in decided and "leo" in decided
