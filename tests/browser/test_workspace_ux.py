@@ -162,3 +162,18 @@ def test_a_refusal_shown_on_the_form_goes_once_the_reviewer_edits_it(server_url,
     tina.locator("#approve").click()
     expect(tina).to_have_url(f"{server_url}/reviews/")
     assert Action.objects.get(pk=action["id"]).final_payload["to"] == "jane.park@example.com"
+
+
+def test_toasts_float_at_most_four_and_a_notice_to_oneself_outlasts_group_news(server_url, log_in, staff, any_submit):
+    from reviews import realtime
+
+    tina = live(log_in("tina"))
+    realtime.broadcast_notice_on_commit([staff["tina"].pk], "leo took over something from you", "/reviews/",
+                                        action_id="00000000-0000-0000-0000-000000000000")  # fmt: skip
+    expect(tina.locator("ul.toasts li.notice-mine")).to_have_count(1, timeout=PUSH)
+    for n in range(6):
+        realtime.broadcast_toast_on_commit("team", f"New item waiting: email {n}", "/reviews/")
+    expect(tina.locator("ul.toasts li.notice-group").last).to_contain_text("email 5", timeout=PUSH)
+    expect(tina.locator("ul.toasts li")).to_have_count(4)  # the newest group news, and the notice
+    expect(tina.locator("ul.toasts li.notice-mine")).to_contain_text("leo took over")
+    assert tina.locator("ul.toasts").evaluate("e => getComputedStyle(e).position") == "fixed"
