@@ -41,7 +41,8 @@ _AT = "make_interval(secs => {sla} * {fraction})"
 
 TRANSITION_SQL = f"""
 WITH due AS (
-    SELECT a.id, a.status, a.route_pattern, a.due_at, a.sla_stage, a.route_tier, a.reviewer_group, a.created_at,
+    SELECT a.id, a.status, a.route_pattern, a.sampled, a.due_at, a.sla_stage, a.route_tier, a.reviewer_group,
+        a.created_at,
         a.escalation_path -> a.escalation_step AS step,
         a.escalation_path -> (a.escalation_step + 1) AS following,
         (a.escalation_path -> a.escalation_step ->> 'sla')::float8 AS sla
@@ -51,7 +52,7 @@ WITH due AS (
     SELECT due.*,
         CASE
             WHEN status <> 'pending' THEN
-                CASE WHEN route_pattern = 'post_action' AND status = 'approved' AND due_at <= %(now)s
+                CASE WHEN (route_pattern = 'post_action' OR sampled) AND status = 'approved' AND due_at <= %(now)s
                 THEN 'review_window_closed' ELSE 'settled' END
             -- A pending action whose path has no current step cannot be judged: fail the batch, naming it.
             WHEN step IS NULL THEN ('escalation path of action ' || id || ' has no step here')::int::text

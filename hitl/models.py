@@ -2,6 +2,7 @@ import secrets
 import uuid
 
 from django.conf import settings
+from django.contrib.postgres.indexes import BrinIndex
 from django.core.validators import MaxValueValidator, MinValueValidator
 from django.db import models
 from django.utils import timezone
@@ -78,6 +79,12 @@ class ActionType(models.Model):
     reviewer_group = models.SlugField(
         max_length=64, blank=True, help_text="Reviewer group that reviews this type, overriding the tier's group."
     )
+    audit_sample_rate = models.FloatField(
+        default=0.02,
+        validators=UNIT_INTERVAL,
+        help_text="Share of the actions that run on their own (autonomous) also sent for a review after they ran, "
+        "as a spot check that keeps calibration honest where the agent is confident. 0 turns it off.",
+    )
     is_active = models.BooleanField(default=True)
     updated_at = models.DateTimeField(auto_now=True)
 
@@ -129,6 +136,15 @@ class Action(models.Model):
     approvals_required = models.PositiveSmallIntegerField(
         default=1, help_text="Different reviewers who must approve, copied from the policy when routed."
     )
+    sampled = models.BooleanField(
+        default=False, help_text="An autonomous action picked for a spot check: reviewed after it ran."
+    )
+    review_probability = models.FloatField(
+        null=True,
+        blank=True,
+        help_text="The probability it was sent to a human: 1 when routed to one, the type's audit sample rate when "
+        "it ran on its own. Calibration weighs each label by its inverse.",
+    )
     version = models.PositiveIntegerField(default=1, help_text="Bumped by every state change.")
 
     decision = models.CharField(max_length=16, choices=Decision.choices, blank=True)
@@ -176,9 +192,13 @@ class Action(models.Model):
             # The queue's post-action tab: review windows still open (due_at > now), in (due_at, id) order.
             models.Index(
                 fields=["due_at", "id"],
-                condition=models.Q(status=Status.APPROVED, route_pattern=RoutePattern.POST_ACTION),
+                condition=models.Q(status=Status.APPROVED)
+                & (models.Q(route_pattern=RoutePattern.POST_ACTION) | models.Q(sampled=True)),
                 name="action_post_window_due",
             ),
+            # Calibration counts what was submitted, a time range at a time (calibration.services):
+            # a BRIN index is a few pages, and costs an insert almost nothing.
+            BrinIndex(fields=["created_at"], name="action_created_brin"),
         ]
         constraints = [
             models.CheckConstraint(
@@ -188,6 +208,11 @@ class Action(models.Model):
 
     def __str__(self):
         return f"{self.action_type_id}: {self.summary[:60]}"
+
+    @property
+    def reviewed_after(self) -> bool:
+        """Whether a reviewer looks at it after it ran: post-action review, or an audit sample."""
+        return self.route_pattern == RoutePattern.POST_ACTION or self.sampled
 
     @property
     def step_pages(self) -> bool:

@@ -41,6 +41,10 @@ class RiskFacts:
     # What the agent declared, when the type's floor raised it (irreversible or compliance_risk above).
     declared_irreversible: bool | None = None
     declared_compliance_risk: bool | None = None
+    # Audit sampling: an autonomous action is also sent for a review after it ran when the caller's
+    # uniform draw in [0, 1) falls below the type's rate (routing itself draws nothing: it is pure).
+    audit_sample_rate: float = 0.0
+    sample_draw: float = 1.0
 
 
 @dataclass(frozen=True)
@@ -97,6 +101,8 @@ class Route:
     reasons: tuple[Reason, ...]
     policy_version: int
     approvals_required: int = 1  # different reviewers who must approve (four-eyes in tier3 by default)
+    sampled: bool = False  # an autonomous action picked for a review after it ran
+    review_probability: float = 1.0  # the chance it was sent to a human: 1 when routed, the sample rate if not
 
 
 def threshold_for(facts: RiskFacts) -> float:
@@ -188,7 +194,13 @@ def route(facts: RiskFacts, policy: Policy) -> Route:
 
     if not (must_wait or rule_reviews) and band == CONFIDENT:
         reasons.append(Reason("confident", f"confidence {c:.2f} meets threshold {threshold:.2f}"))
-        return Route(AUTONOMOUS, None, "", threshold, tuple(reasons), policy.version)
+        rate = facts.audit_sample_rate
+        if facts.sample_draw < rate:
+            group, why = _reviewer_group(facts, policy, Tier.TIER1, 1, "", "")
+            reasons.append(Reason("audit_sample", f"audit sample ({rate:.0%} of {facts.action_type} actions that run "
+                                  f"on their own): reviewed after it runs by {group}, {why}"))  # fmt: skip
+            return Route(AUTONOMOUS, Tier.TIER1, group, threshold, tuple(reasons), policy.version, 1, True, rate)
+        return Route(AUTONOMOUS, None, "", threshold, tuple(reasons), policy.version, review_probability=rate)
 
     tier = classify_escalation_tier(c, facts.compliance_risk, facts.blast_radius, policy)
     if TIER_ORDER[floor] > TIER_ORDER[tier]:

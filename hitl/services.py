@@ -1,6 +1,7 @@
 """Writes of the core domain: agents and tokens, submitting actions and moving them through states."""
 
 import json
+import random
 import uuid
 from collections.abc import Callable
 from datetime import timedelta
@@ -113,6 +114,8 @@ def action_prepare(
             novel_domain=novel_domain,
             declared_irreversible=declared_irreversible,
             declared_compliance_risk=declared_compliance_risk,
+            audit_sample_rate=action_type.audit_sample_rate,
+            sample_draw=_draws.random(),
         ),
         policy,
     )
@@ -146,6 +149,8 @@ def action_prepare(
         escalation_path=list(path),
         sla_next_at=now if waits else due_at,  # announced by the next sweep; a review window closes
         approvals_required=route.approvals_required,
+        sampled=route.sampled,
+        review_probability=route.review_probability,
         created_at=now,
         updated_at=now,
     )
@@ -158,9 +163,12 @@ def _due_at(route: routing.Route, path, now):
     """A waiting action is due at its tier's SLA; a post-action review window closes later."""
     if route.pattern == routing.PRE_ACTION:
         return now + timedelta(seconds=path[0]["sla"])  # the first step of its escalation path
-    if route.pattern == routing.POST_ACTION:
+    if route.pattern == routing.POST_ACTION or route.sampled:
         return now + settings.HITL_POST_REVIEW_WINDOW
     return None
+
+
+_draws = random.SystemRandom()  # audit sampling: which autonomous actions a reviewer also sees
 
 
 def action_create(*, action: Action) -> Action:

@@ -57,15 +57,24 @@ def reviewer_scope(user) -> ReviewerScope:
     return ReviewerScope(user.is_superuser, frozenset(g["key"] for g in mine), frozenset(lower), cap, user.pk)
 
 
+def is_lead(user) -> bool:
+    """Whether `user` is of lead rank or above (a tier group above the first), or an admin."""
+    if not user.is_authenticated:
+        return False
+    scope = reviewer_scope(user)
+    return scope.everything or bool(scope.lower_tiers)
+
+
 def user_roles(user) -> dict[str, bool]:
     """What the person does here: reviews (in a reviewer group, or a superuser), audits (may
     export the audit trail), administers (staff). One query for the groups, none when anonymous."""
     if not user.is_authenticated:
-        return {"reviewer": False, "auditor": False, "admin": False}
+        return {"reviewer": False, "auditor": False, "admin": False, "lead": False}
     return {
         "reviewer": user.is_superuser or ReviewerGroup.members.through.objects.filter(user_id=user.pk).exists(),
         "auditor": can_export(user),
         "admin": user.is_staff,
+        "lead": is_lead(user),
     }
 
 
@@ -140,7 +149,7 @@ def _open(scope: ReviewerScope, tab: str, now: datetime):
     ran, with its review window open and no verdict yet."""
     if tab == POST:
         rows = Action.objects.filter(
-            status=Status.APPROVED, route_pattern=RoutePattern.POST_ACTION, due_at__gt=now
+            Q(route_pattern=RoutePattern.POST_ACTION) | Q(sampled=True), status=Status.APPROVED, due_at__gt=now
         ).filter(~Exists(Verdict.objects.filter(action=OuterRef("pk"))))
     else:
         rows = Action.objects.filter(status=Status.PENDING, route_pattern=RoutePattern.PRE_ACTION)
@@ -155,7 +164,7 @@ def queue_tab_of(action: Action, now: datetime) -> str | None:
         return PRE
     if (
         action.status == Status.APPROVED
-        and action.route_pattern == RoutePattern.POST_ACTION
+        and action.reviewed_after
         and action.due_at
         and action.due_at > now
         and not Verdict.objects.filter(action=action).exists()
@@ -318,6 +327,17 @@ def approvals_of(action: Action, verdicts: list[Verdict]) -> Approvals:
         superseded=tuple(v for _, v in approving if v not in counted),
         required=action.approvals_required,
     )
+
+
+def post_action_verdicts():
+    """Every confirmation or flag of an action that ran before review, oldest first, with its
+    action: (action, verdict) pairs, read as they go."""
+    verdicts = (
+        Verdict.objects.filter(kind__in=[Verdict.Kind.CONFIRM, Verdict.Kind.FLAG])
+        .select_related("action__action_type", "reviewer")
+        .order_by("id")
+    )
+    return ((verdict.action, verdict) for verdict in verdicts.iterator(chunk_size=500))
 
 
 def verdicts_of(action: Action) -> list[Verdict]:

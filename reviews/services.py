@@ -11,12 +11,13 @@ from django.urls import reverse
 from django.utils import timezone
 
 from audit.services import Type, audit_event, audit_record
+from calibration.services import label_record
 from hitl import services as hitl_services
 from hitl.db import insert_rows
 from hitl.errors import Conflict, Invalid, NotFound
 from hitl.models import Action
 from hitl.payloads import payload_digest, payload_errors
-from hitl.states import DECISION_STATUS, Decision, RoutePattern, Status
+from hitl.states import DECISION_STATUS, Decision, Status
 
 from . import payload_form, realtime, selectors
 from .claims import claim_for_decision
@@ -206,6 +207,14 @@ def _decide(action: Action, reviewer, last: Verdict, approvals: selectors.Approv
             "reason": last.reason.code if last.reason else "",
         },
     )
+    label_record(  # the final verdict is calibration's label: approved right, modified or rejected wrong
+        action=decided,
+        verdict=outcome,
+        reviewer=reviewer,
+        decided_at=now,
+        edit=final_payload if outcome == Decision.MODIFIED else None,
+        patch=patch,
+    )
     return Decided(decided, outcome, len(approvals.approvers), edited=edited)
 
 
@@ -249,7 +258,7 @@ def review_post_action(
     comment = comment.strip()
     with transaction.atomic():
         action = _locked(reviewer=reviewer, action_id=action_id)
-        if action.route_pattern != RoutePattern.POST_ACTION:
+        if not action.reviewed_after:
             raise Conflict("Only an action reviewed after it ran can be confirmed or flagged.", code="not_post_action")
         _check_unchanged(action, version)
         done = Verdict.objects.filter(action=action).select_related("reviewer").first()
@@ -275,6 +284,7 @@ def review_post_action(
             created_at=now,
         )
         changed = hitl_services.action_touch(action_id=action.pk, status=Status.APPROVED)
+        label_record(action=changed, verdict=POST_DONE[kind], reviewer=reviewer, decided_at=now)
         audit_record(
             event_type=Type.POST_CONFIRMED if kind == Verdict.Kind.CONFIRM else Type.POST_FLAGGED,
             actor=reviewer,

@@ -33,6 +33,7 @@ class ActionTypeFactory(factory.django.DjangoModelFactory):
     domain = "comms"
     irreversible = True
     payload_schema = EMAIL_SCHEMA
+    audit_sample_rate = 0.0  # deterministic routes: a test of sampling sets its own
 
 
 class UserFactory(factory.django.DjangoModelFactory):

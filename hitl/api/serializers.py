@@ -179,10 +179,13 @@ class RouteOut(serializers.Serializer):
     policy_version = serializers.IntegerField(help_text="The version of the routing policy that decided.")
 
     def to_representation(self, action):
+        # An autonomous action picked for a spot check (an audit sample) is still autonomous to its
+        # agent, with no tier: its reasons say it was picked.
+        ran_alone = action.route_pattern == AUTONOMOUS
         return {
             "pattern": action.route_pattern,
-            "tier": action.route_tier or None,
-            "reviewer_group": action.reviewer_group,
+            "tier": None if ran_alone else action.route_tier or None,
+            "reviewer_group": "" if ran_alone else action.reviewer_group,
             "threshold": action.route_threshold,
             "reasons": [reason["message"] for reason in action.route_reasons],
             "reason_codes": [reason["code"] for reason in action.route_reasons],

@@ -1,0 +1,132 @@
+"""`GET /api/v1/calibration`: how well each agent's confidence is calibrated, for leads and admins."""
+
+from drf_spectacular.utils import OpenApiParameter, OpenApiResponse, extend_schema, extend_schema_serializer
+from rest_framework import permissions, serializers
+from rest_framework.authentication import SessionAuthentication
+from rest_framework.response import Response
+
+from hitl.api.auth import BearerTokenAuthentication, IsReviewer
+from hitl.api.base import APIView
+from hitl.api.docs import errors
+from hitl.errors import Invalid
+from reviews.selectors import is_lead
+
+from .selectors import FilterForm, calibration_rows
+
+
+class IsLead(permissions.BasePermission):
+    message = "Calibration is for leads and admins: a reviewer of a lead-rank group or above."
+
+    def has_permission(self, request, view):
+        return is_lead(request.user)
+
+
+def _number(help_text: str):
+    return serializers.FloatField(allow_null=True, help_text=help_text)
+
+
+@extend_schema_serializer(
+    description="One of the 10 equal-width confidence bins: the labels whose stated confidence falls in it."
+)
+class BinOut(serializers.Serializer):
+    lower = serializers.FloatField(help_text="The bin's lowest confidence (included).")
+    upper = serializers.FloatField(help_text="Its highest (excluded; 1.0 belongs to the last bin).")
+    n = serializers.IntegerField(help_text="Labels whose stated confidence falls in the bin.")
+    mean_confidence = _number("Their mean stated confidence (weighted); null when n is 0.")
+    accuracy = _number("The share of them the reviewers found right (weighted); null when n is 0.")
+
+
+@extend_schema_serializer(
+    description="How one action type's (and agent's, grouped by agent) stated confidence compares with what "
+    "reviewers found. A label weighs by the inverse of the chance its action was sent to a human."
+)
+class CalibrationRowOut(serializers.Serializer):
+    action_type = serializers.CharField(help_text="The action type's key.")
+    agent = serializers.CharField(required=False, help_text="The agent's name: only with `group_by=agent`.")
+    n = serializers.IntegerField(help_text="Labels: final human verdicts (expired and cancelled actions have none).")
+    ece = _number("Expected calibration error over 10 equal-width bins: the weighted mean |confidence − accuracy|.")
+    mce = _number("Maximum calibration error: the largest |confidence − accuracy| of a non-empty bin.")
+    brier = _number("Brier score: the weighted mean of (confidence − right)², right being 1 or 0.")
+    accuracy = _number("The weighted share of labels that say the agent was right.")
+    bins = BinOut(many=True, help_text="The 10 bins; their n add up to the row's n.")
+    threshold = serializers.FloatField(help_text="The confidence threshold in force now.")
+    modification_rate = _number("Approvals with edits over all verdicts; null without labels.")
+    chronic = serializers.BooleanField(
+        help_text="Whether more than a fifth of the human verdicts edited the action (chronic): "
+        "fix the agent, not the threshold."
+    )
+    bias = serializers.ChoiceField(
+        choices=["over", "under", "none"],
+        help_text="`over`: confidence above accuracy beyond sampling noise (a z-test of the mean gap, |z| ≥ 2.58, "
+        "30 labels or more); `under`: below; `none` otherwise.",
+    )
+    proposed_threshold = _number("A recalibrated threshold, once proposed (not yet: null).")
+
+    def to_representation(self, row):
+        figures = row.figures
+        return {
+            "action_type": row.action_type.key,
+            **({"agent": row.agent.name if row.agent else None} if self.context.get("by_agent") else {}),
+            "n": figures.n,
+            "ece": figures.ece,
+            "mce": figures.mce,
+            "brier": figures.brier,
+            "accuracy": figures.accuracy,
+            "bins": [
+                {
+                    "lower": b.lower,
+                    "upper": b.upper,
+                    "n": b.n,
+                    "mean_confidence": b.mean_confidence,
+                    "accuracy": b.accuracy,
+                }
+                for b in figures.bins
+            ],  # fmt: skip
+            "threshold": row.threshold,
+            "modification_rate": figures.modification_rate,
+            "chronic": figures.chronic,
+            "bias": figures.bias,
+            "proposed_threshold": None,
+        }
+
+
+def _parameter(name: str, description: str) -> OpenApiParameter:
+    return OpenApiParameter(name, str, description=description)
+
+
+class CalibrationView(APIView):
+    authentication_classes = [BearerTokenAuthentication, SessionAuthentication]
+    permission_classes = [IsReviewer, IsLead]
+
+    @extend_schema(
+        operation_id="calibration",
+        summary="Calibration of the agents' confidence (leads and admins)",
+        description="For each action type (and each agent of it, with `group_by=agent`): how the confidence "
+        "agents stated compares with what reviewers decided, from the labels of final human verdicts.",
+        parameters=[
+            _parameter("action_type", "Only this action type (its key)."),
+            _parameter("agent", "Only this agent (its name)."),
+            _parameter("domain", "Only action types of this domain."),
+            _parameter("from", "Verdicts at or after this moment (ISO 8601 date or date-time; UTC without offset)."),
+            _parameter("to", "Verdicts before this moment (excluded)."),
+            _parameter("group_by", "`action_type` (the default): a row per type; `agent`: a row per type and agent."),
+        ],
+        responses={
+            200: OpenApiResponse(CalibrationRowOut(many=True), description="One row per action type (and agent)."),
+            **errors(
+                401,
+                described={
+                    400: "A filter did not validate, or is not one of these: `fields` names each.",
+                    403: "An agent's token, or a reviewer below lead rank.",
+                },
+            ),
+        },
+    )
+    def get(self, request):
+        form = FilterForm(request.query_params)
+        if not form.is_valid():
+            raise Invalid("Some filters are not valid.", fields=form.errors_by_field())
+        filters = form.filters()
+        rows = calibration_rows(filters)
+        by_agent = filters.group_by == "agent"
+        return Response(CalibrationRowOut(rows, many=True, context={"by_agent": by_agent}).data)

@@ -1,0 +1,108 @@
+"""Labels, and the sums calibration is read from.
+
+A Label is one human verdict on one action: was the agent right? The reviewers' services write it
+with the verdict (calibration.services.label_record). Each also adds itself to its BinDay: one
+row per day, action type, domain, agent and confidence bin, holding the weighted sums every
+calibration figure is a ratio of (calibration.metrics), so a page reads a few hundred rows however
+many labels there are. Submissions are counted per day apart (ActionCount), to show the routed
+share.
+"""
+
+from django.conf import settings
+from django.db import models
+
+BINS = 10  # equal-width confidence bins; confidence 1.0 belongs to the last
+
+
+class Label(models.Model):
+    """Whether the agent was right about one action, as its final human verdict says: approved
+    unchanged or confirmed → right; approved with edits, rejected or flagged → wrong."""
+
+    class Verdict(models.TextChoices):
+        APPROVED = "approved"
+        MODIFIED = "modified"
+        REJECTED = "rejected"
+        CONFIRMED = "confirmed"  # after it ran (post-action review or audit sample)
+        FLAGGED = "flagged"
+
+    id = models.BigAutoField(primary_key=True)
+    action = models.OneToOneField("hitl.Action", on_delete=models.PROTECT, related_name="label")
+    action_type = models.ForeignKey("hitl.ActionType", on_delete=models.PROTECT, related_name="+")
+    domain = models.SlugField(max_length=64, blank=True)
+    agent = models.ForeignKey("hitl.Agent", on_delete=models.PROTECT, related_name="+")
+    reviewer = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="+")
+    confidence = models.FloatField(help_text="What the agent said its chance of being right was.")
+    correct = models.BooleanField()
+    verdict = models.CharField(max_length=16, choices=Verdict.choices)
+    route_pattern = models.CharField(max_length=16)
+    route_tier = models.CharField(max_length=8, blank=True)
+    policy_version = models.PositiveIntegerField()
+    probability = models.FloatField(
+        help_text="The chance the action was sent to a human (1 when routed; the audit sample rate when it ran "
+        "on its own): estimates weigh the label by its inverse."
+    )
+    edit = models.JSONField(null=True, blank=True, help_text="The reviewer's edited payload, for `modified`.")
+    patch = models.JSONField(null=True, blank=True, help_text="The edit as a JSON Patch (RFC 6902).")
+    time_to_decision = models.FloatField(help_text="Seconds from submission to the verdict.")
+    decided_at = models.DateTimeField()
+
+    class Meta:
+        indexes = [models.Index(fields=["decided_at"], name="label_decided")]
+
+    def __str__(self):
+        return f"{self.action_type_id} {self.verdict} at {self.confidence:.2f}"
+
+
+class BinDay(models.Model):
+    """The labels of one day, action type, domain, agent and confidence bin, summed. With w = 1/p
+    (p, the label's probability) and y = 1 when right: w, Σw·c, Σw·y, Σw·(c−y)² for the figures;
+    Σw², Σw²·(c−y), Σw²·(c−y)² for the bias test's variance; n and the modified ones, unweighted."""
+
+    day = models.DateField()
+    action_type = models.ForeignKey("hitl.ActionType", on_delete=models.PROTECT, related_name="+")
+    domain = models.SlugField(max_length=64, blank=True)
+    agent = models.ForeignKey("hitl.Agent", on_delete=models.PROTECT, related_name="+")
+    bin = models.PositiveSmallIntegerField(help_text="1 to 10: confidence in [(bin − 1)/10, bin/10), 1.0 in 10.")
+    n = models.PositiveIntegerField(default=0)
+    modified = models.PositiveIntegerField(default=0)
+    w = models.FloatField(default=0)
+    wc = models.FloatField(default=0)
+    wy = models.FloatField(default=0)
+    wb = models.FloatField(default=0)
+    w2 = models.FloatField(default=0)
+    w2d = models.FloatField(default=0)
+    w2dd = models.FloatField(default=0)
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(fields=["day", "action_type", "domain", "agent", "bin"], name="bin_day_once")
+        ]
+
+    def __str__(self):
+        return f"{self.day} {self.action_type_id} bin {self.bin}: {self.n}"
+
+
+class ActionCount(models.Model):
+    """Actions submitted on one day, per type and agent, and how many a policy sent to a human
+    (pre- or post-action; an audit sample is not). Kept by a beat task (calibration.services)."""
+
+    day = models.DateField()
+    action_type = models.ForeignKey("hitl.ActionType", on_delete=models.PROTECT, related_name="+")
+    agent = models.ForeignKey("hitl.Agent", on_delete=models.PROTECT, related_name="+")
+    total = models.PositiveIntegerField(default=0)
+    routed = models.PositiveIntegerField(default=0)
+
+    class Meta:
+        constraints = [models.UniqueConstraint(fields=["day", "action_type", "agent"], name="action_count_once")]
+
+    def __str__(self):
+        return f"{self.day} {self.action_type_id}: {self.routed} of {self.total} routed"
+
+
+class CountedThrough(models.Model):
+    """One row: actions created before `at` are in ActionCount."""
+
+    at = models.DateTimeField()
+
+    def __str__(self):
+        return f"actions counted through {self.at:%Y-%m-%d %H:%M:%S}"

@@ -1,0 +1,231 @@
+"""Reads of calibration: the figures per action type (or per type and agent), summed by SQL.
+
+Whole days come from the per-day sums (BinDay: a few hundred rows, however many labels); the
+part of a day a range cuts (`from` or `to` not at midnight, UTC) from the labels themselves. Both
+are the same sums (calibration.sums), which calibration.metrics finishes into the figures.
+"""
+
+from dataclasses import dataclass
+from datetime import UTC, date, datetime, time, timedelta
+
+from django import forms
+from django.core.exceptions import ValidationError
+from django.db import connection
+
+from audit.export import MomentField
+from hitl.models import ActionType, Agent
+from hitl.policy import policy_snapshot
+from hitl.routing import COLD_START_IRREVERSIBLE, COLD_START_REVERSIBLE
+
+from . import metrics
+from .models import ActionCount
+from .sums import BIN, COLUMNS, SUMS
+
+GROUPS = ("action_type", "agent")
+PARAMETERS = ("action_type", "agent", "domain", "from", "to", "group_by")
+
+
+@dataclass(frozen=True)
+class Filters:
+    """Which labels: decided in [since, until), of a type, agent and domain when given."""
+
+    action_type: ActionType | None = None
+    agent: Agent | None = None
+    domain: str = ""
+    since: datetime | None = None
+    until: datetime | None = None
+    group_by: str = "action_type"
+
+
+class FilterForm(forms.Form):
+    """The calibration's query parameters, for the page and the API alike. All are optional."""
+
+    to = MomentField(required=False, help_text="Verdicts before this moment (excluded).")
+    action_type = forms.CharField(required=False, max_length=64, help_text="An action type's key.")
+    agent = forms.CharField(required=False, max_length=100, help_text="An agent's name.")
+    domain = forms.SlugField(required=False, max_length=64, help_text="An action type's domain.")
+    group_by = forms.CharField(required=False, help_text="action_type (the default), or agent: a row per agent too.")
+
+    def __init__(self, data, *args, **kwargs):
+        super().__init__(data, *args, **kwargs)
+        self.unknown = sorted(set(data) - set(PARAMETERS))
+
+    def clean_action_type(self):
+        key = self.cleaned_data["action_type"].strip()
+        if not key:
+            return None
+        found = ActionType.objects.filter(key=key).first()
+        if found is None:
+            known = ", ".join(ActionType.objects.order_by("key").values_list("key", flat=True)) or "none yet"
+            raise ValidationError(f"Unknown action type '{key}'. Known types: {known}.")
+        return found
+
+    def clean_agent(self):
+        name = self.cleaned_data["agent"].strip()
+        if not name:
+            return None
+        agent = Agent.objects.filter(name=name).first()
+        if agent is None:
+            raise ValidationError(f"No agent is named '{name}'.")
+        return agent
+
+    def clean_group_by(self):
+        group = self.cleaned_data["group_by"].strip() or "action_type"
+        if group not in GROUPS:
+            raise ValidationError(f"Unknown grouping '{group}'. Use one of: {', '.join(GROUPS)}.")
+        return group
+
+    def clean(self):
+        data = super().clean()
+        for name in self.unknown:
+            self.add_error(None, f"Unknown parameter '{name}'. Known: {', '.join(PARAMETERS)}.")
+        start, end = data.get("from"), data.get("to")
+        if start and end and start > end:
+            self.add_error("from", "Is after `to`: the range runs from `from` (included) to `to` (excluded).")
+        return data
+
+    def errors_by_field(self) -> dict[str, list[str]]:
+        return {("parameters" if name == "__all__" else name): list(messages) for name, messages in self.errors.items()}
+
+    def filters(self) -> Filters:
+        data = self.cleaned_data
+        return Filters(
+            action_type=data.get("action_type"),
+            agent=data.get("agent"),
+            domain=data.get("domain") or "",
+            since=data.get("from"),
+            until=data.get("to"),
+            group_by=data.get("group_by") or "action_type",
+        )
+
+
+FilterForm.base_fields = {"from": MomentField(required=False, help_text="Verdicts at or after this moment."),
+                          **FilterForm.base_fields}  # fmt: skip
+
+
+@dataclass(frozen=True)
+class Row:
+    """The figures of one action type (and agent, when grouped by agent)."""
+
+    action_type: ActionType
+    agent: Agent | None
+    threshold: float
+    figures: metrics.Calibration
+
+
+def calibration_rows(filters: Filters) -> list[Row]:
+    """One row per active action type the filters select; grouped by agent, one per type and agent
+    that has labels (each type with none as one empty row, or the filter's agent's)."""
+    types = [
+        t
+        for t in policy_snapshot().action_types.values()
+        if (filters.action_type is None or t.pk == filters.action_type.pk)
+        and (not filters.domain or t.domain == filters.domain)
+    ]
+    by_agent = filters.group_by == "agent"
+    sums: dict[tuple, list[metrics.BinSums]] = {}
+    for type_id, agent_id, sums_of_bin in bin_sums(filters, by_agent=by_agent):
+        sums.setdefault((type_id, agent_id), []).append(sums_of_bin)
+    agents = {a.pk: a for a in Agent.objects.filter(pk__in={agent for _, agent in sums if agent})}
+    rows = []
+    for action_type in sorted(types, key=lambda t: t.key):
+        keys = sorted((k for k in sums if k[0] == action_type.pk), key=lambda k: agents[k[1]].name if k[1] else "")
+        if not keys:
+            keys = [(action_type.pk, filters.agent.pk if by_agent and filters.agent else None)]
+            agents.update({filters.agent.pk: filters.agent} if by_agent and filters.agent else {})
+        for key in keys:
+            agent = agents.get(key[1])
+            rows.append(Row(action_type, agent, threshold_of(action_type), metrics.calibration(sums.get(key, []))))
+    return rows
+
+
+def threshold_of(action_type: ActionType) -> float:
+    """The confidence threshold in force now: the type's own, or the cold start's."""
+    if action_type.threshold is not None:
+        return action_type.threshold
+    return COLD_START_IRREVERSIBLE if action_type.irreversible else COLD_START_REVERSIBLE
+
+
+def bin_sums(filters: Filters, *, by_agent: bool):
+    """(action type id, agent id or None, BinSums) for every bin with labels the filters select,
+    summed by PostgreSQL: whole days from BinDay, the edges of a range from the labels."""
+    whole, edges = _split(filters.since, filters.until)
+    agent = ", l.agent_id" if by_agent else ", NULL::bigint"
+    where, params = _where(filters)
+    parts, values = [], []
+    if whole is not None:
+        days = [(f"l.day {op} %s", day) for op, day in zip((">=", "<"), whole, strict=True) if day is not None]
+        columns = ", ".join(f"sum(l.{c})" for c in COLUMNS)
+        parts.append(
+            f"SELECT l.action_type_id{agent}, l.bin, {columns} FROM calibration_binday l"
+            f" WHERE {' AND '.join([*where, *(sql for sql, _ in days)]) or 'true'} GROUP BY 1, 2, 3"
+        )
+        values += [*params, *(day for _, day in days)]
+    for start, end in edges:
+        parts.append(
+            f"SELECT l.action_type_id{agent}, {BIN}, {SUMS} FROM calibration_label l"
+            f" WHERE {' AND '.join([*where, 'l.decided_at >= %s', 'l.decided_at < %s'])} GROUP BY 1, 2, 3"
+        )
+        values += [*params, start, end]
+    if not parts:
+        return []
+    with connection.cursor() as cursor:
+        cursor.execute(" UNION ALL ".join(parts), values)
+        return [(type_id, agent_id, metrics.BinSums(b, *numbers)) for type_id, agent_id, b, *numbers in cursor]
+
+
+def _where(filters: Filters) -> tuple[list[str], list]:
+    where, params = [], []
+    if filters.action_type is not None:
+        where.append("l.action_type_id = %s")
+        params.append(filters.action_type.pk)
+    if filters.agent is not None:
+        where.append("l.agent_id = %s")
+        params.append(filters.agent.pk)
+    if filters.domain:
+        where.append("l.domain = %s")
+        params.append(filters.domain)
+    return where, params
+
+
+def _split(since: datetime | None, until: datetime | None):
+    """The whole days [first, last) in [since, until) (None: open), or None when there are none;
+    and the (start, end) moments at its edges that cut a day (UTC)."""
+    first = _day_from(since, up=True) if since is not None else None
+    last = _day_from(until, up=False) if until is not None else None
+    if first is not None and last is not None and first >= last:
+        return None, [(since, until)] if since < until else []
+    edges = []
+    if since is not None and _midnight(first) > since:
+        edges.append((since, _midnight(first)))
+    if until is not None and until > _midnight(last):
+        edges.append((_midnight(last), until))
+    return (first, last), edges
+
+
+def _day_from(moment: datetime, *, up: bool) -> date:
+    moment = moment.astimezone(UTC)
+    day = moment.date()
+    return day + timedelta(days=1) if up and moment != _midnight(day) else day
+
+
+def _midnight(day: date) -> datetime:
+    return datetime.combine(day, time(0), tzinfo=UTC)
+
+
+def routed_shares(filters: Filters) -> dict[int, float | None]:
+    """Per action type id: the share of the actions submitted on the filters' days that a policy
+    sent to a human (counted a minute behind, by day: calibration.services)."""
+    counts = ActionCount.objects.all()
+    if filters.since is not None:
+        counts = counts.filter(day__gte=filters.since.astimezone(UTC).date())
+    if filters.until is not None:
+        counts = counts.filter(day__lte=filters.until.astimezone(UTC).date())
+    if filters.agent is not None:
+        counts = counts.filter(agent=filters.agent)
+    totals: dict[int, list[int]] = {}
+    for type_id, total, routed in counts.values_list("action_type_id", "total", "routed"):
+        pair = totals.setdefault(type_id, [0, 0])
+        pair[0] += total
+        pair[1] += routed
+    return {type_id: (routed / total if total else None) for type_id, (total, routed) in totals.items()}
