@@ -24,14 +24,19 @@ VERDICTS = {  # a final human verdict, and whether it says the agent was right
     Label.Verdict.FLAGGED: False,
 }
 
-_ADD_TO_DAYS = f"""
+_SUM_DAYS = f"""
 INSERT INTO calibration_binday (day, action_type_id, domain, agent_id, bin, {", ".join(COLUMNS)})
 SELECT (l.decided_at AT TIME ZONE 'UTC')::date, l.action_type_id, l.domain, l.agent_id, {BIN}, {SUMS}
-FROM calibration_label l WHERE l.id = ANY(%(ids)s)
+FROM calibration_label l {{where}}
 GROUP BY 1, 2, 3, 4, 5
+"""
+_ADD_TO_DAYS = (
+    _SUM_DAYS.format(where="WHERE l.id = ANY(%(ids)s)")
+    + f"""
 ON CONFLICT (day, action_type_id, domain, agent_id, bin) DO UPDATE SET
     {", ".join(f"{c} = calibration_binday.{c} + EXCLUDED.{c}" for c in COLUMNS)}
 """
+)
 
 
 def label_record(
@@ -70,6 +75,17 @@ def _add_to_days(label_ids: list[int]) -> None:
     transaction that wrote them."""
     with connection.cursor() as cursor:
         cursor.execute(_ADD_TO_DAYS, {"ids": label_ids})
+
+
+def bin_days_rebuild() -> int:
+    """Sum every label into the per-day sums afresh, in one transaction (readers see the old sums
+    until it commits): the repair for sums that drifted from the labels, e.g. after labels were
+    loaded by SQL. Returns the rows written."""
+    with transaction.atomic(), connection.cursor() as cursor:
+        cursor.execute("LOCK TABLE calibration_binday IN EXCLUSIVE MODE")  # no label adds to it meanwhile
+        cursor.execute("DELETE FROM calibration_binday")
+        cursor.execute(_SUM_DAYS.format(where=""))
+        return cursor.rowcount
 
 
 def labels_backfill(*, batch_size: int = 500) -> int:
