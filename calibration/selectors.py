@@ -75,17 +75,23 @@ class FilterForm(forms.Form):
             raise ValidationError(f"Unknown grouping '{group}'. Use one of: {', '.join(GROUPS)}.")
         return group
 
+    def is_valid(self) -> bool:
+        return super().is_valid() and not self.unknown
+
     def clean(self):
         data = super().clean()
-        for name in self.unknown:
-            self.add_error(None, f"Unknown parameter '{name}'. Known: {', '.join(PARAMETERS)}.")
         start, end = data.get("from"), data.get("to")
         if start and end and start > end:
             self.add_error("from", "Is after `to`: the range runs from `from` (included) to `to` (excluded).")
         return data
 
     def errors_by_field(self) -> dict[str, list[str]]:
-        return {("parameters" if name == "__all__" else name): list(messages) for name, messages in self.errors.items()}
+        """Each invalid or unknown parameter, by name, with what is wrong with it."""
+        unknown = f"Not a filter of calibration. Known: {', '.join(PARAMETERS)}."
+        return {
+            **{name: list(messages) for name, messages in self.errors.items()},
+            **dict.fromkeys(self.unknown, [unknown]),
+        }
 
     def filters(self) -> Filters:
         data = self.cleaned_data

@@ -146,6 +146,7 @@ class ActionTypeForm(KnownGroupForm):
             "compliance_sensitive",
             "payload_schema",
             "threshold",
+            "audit_sample_rate",
             "reviewer_group",
             "is_active",
         ]
@@ -184,6 +185,7 @@ class ActionTypeAdmin(PolicyAdmin):
         "irreversible",
         "compliance_sensitive",
         "threshold",
+        "audit_sample_rate",
         "reviewer_group",
         "is_active",
     ]

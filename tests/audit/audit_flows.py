@@ -393,7 +393,7 @@ def policy_flow(s: Scene) -> dict:
     admin = s.page("root")
     email_form = {
         "key": "send_email", "name": "Send email", "domain": "comms", "irreversible": "on",
-        "payload_schema": "null", "threshold": "0.9", "is_active": "on",
+        "payload_schema": "null", "threshold": "0.9", "audit_sample_rate": "0.02", "is_active": "on",
     }  # fmt: skip
     settings_form = {
         "blast_high": "100", "blast_tier3": "10000", "interrupt_factor": "0.7", "tier2_confidence": "0.6",
