@@ -2,9 +2,10 @@ import uuid
 from dataclasses import dataclass, replace
 from datetime import datetime
 
+from django import forms
 from django.db.models import Count, Exists, OuterRef, Q, Value
 
-from audit.export import can_export
+from audit.export import MomentField, can_export
 from hitl.models import Action
 from hitl.payloads import payload_digest
 from hitl.policy import policy_current
@@ -127,6 +128,39 @@ class QueueFilters:
         """(value, id) from a page cursor made by `cursor`; ValueError for a tampered one."""
         value, _, action_id = raw.partition("|")
         return SORTS.get(self.sort, SORTS["due"])[2](value), str(uuid.UUID(action_id))
+
+
+class ActivityFilterForm(forms.Form):
+    """What the activity page narrows to, each optional: a type (its key), an agent (its exact
+    name), stated confidence in [confidence_from, confidence_to), and `decided`: only actions with
+    a final human verdict (the label calibration keeps of it), given in [decided_from, decided_to)
+    when set. A calibration bin links here with exactly its labels' filters."""
+
+    type = forms.CharField(required=False, max_length=64)
+    agent = forms.CharField(required=False, max_length=100)
+    confidence_from = forms.FloatField(required=False, min_value=0, max_value=1)
+    confidence_to = forms.FloatField(required=False, min_value=0, max_value=1)
+    decided = forms.BooleanField(required=False)
+    decided_from = MomentField(required=False)
+    decided_to = MomentField(required=False)
+
+    @property
+    def filtered(self) -> bool:
+        return self.is_valid() and any(value not in (None, "", False) for value in self.cleaned_data.values())
+
+    def q(self) -> Q:
+        """The filters of a valid form, over actions."""
+        data = self.cleaned_data
+        lookups = {
+            "action_type__key": data["type"],
+            "agent__name": data["agent"].strip(),
+            "confidence__gte": data["confidence_from"],
+            "confidence__lt": data["confidence_to"],
+            "label__decided_at__gte": data["decided_from"],
+            "label__decided_at__lt": data["decided_to"],
+        }
+        q = Q(**{lookup: value for lookup, value in lookups.items() if value not in (None, "")})
+        return q & Q(label__isnull=False) if data["decided"] else q
 
 
 PRE, POST = "pre", "post"  # the queue's tabs: waiting for approval; ran, review window open

@@ -24,6 +24,7 @@ from .selectors import (
     POST,
     PRE,
     SORTS,
+    ActivityFilterForm,
     QueueFilters,
     approval_needs_confirmation,
     approvals_of,
@@ -54,16 +55,29 @@ def landing(request):
     return redirect("activity")
 
 
+ACTIVITY_SIZE = 50  # rows the activity page shows
+
+
 @require_GET
 @login_required
 def activity(request):
-    """The latest actions the viewer may open, newest first, each a link. The page re-reads them
-    whenever the reviewer socket says an action changed (static/js/activity.js)."""
+    """The latest actions the viewer may open, newest first, each a link, narrowed by the filters
+    (ActivityFilterForm). The page re-reads them whenever the reviewer socket says an action
+    changed (static/js/activity.js)."""
     scope = reviewer_scope(request.user)
     reviewer = scope.everything or bool(scope.groups)
-    context = {"actions": actions_recent(50, visible=scope.q()) if reviewer else [], "reviewer": reviewer}
+    form = ActivityFilterForm(request.GET)
+    actions = []
+    if reviewer and form.is_valid():
+        actions = list(actions_recent(ACTIVITY_SIZE + 1, visible=scope.q() & form.q()))
+    context = {
+        "actions": actions[:ACTIVITY_SIZE],
+        "more": len(actions) > ACTIVITY_SIZE,
+        "reviewer": reviewer,
+        "form": form,
+    }
     template = "reviews/_activity_rows.html" if request.htmx else "reviews/activity.html"
-    return render(request, template, context)
+    return render(request, template, context, status=400 if form.errors else 200)
 
 
 @require_GET

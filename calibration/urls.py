@@ -1,0 +1,8 @@
+from django.urls import path
+
+from . import views
+
+app_name = "calibration"
+urlpatterns = [
+    path("", views.page, name="page"),
+]
