@@ -1,6 +1,8 @@
-"""Demo data for `make run`: action types, reviewer groups and users, and realistic proposals."""
+"""Demo data for `make run`: action types, reviewer groups and users, realistic proposals, and
+the truths behind them (how often the demo agent is right), which the demo reviewer decides by."""
 
 import random
+from dataclasses import dataclass
 
 EMAIL = {
     "type": "object",
@@ -127,6 +129,18 @@ USERS = [
 ]
 ADMIN = ("admin", "admin-demo")
 
+AGENT_NAME = "demo-agent"
+
+# The demo reviewer (demo_reviewer) decides as these: one per reviewer group, two executives for
+# tier3's four-eyes. Nobody logs in as them.
+REVIEW_BOTS = [
+    ("bot-team", ["team"]),
+    ("bot-lead", ["lead"]),
+    ("bot-exec-1", ["executive"]),
+    ("bot-exec-2", ["executive"]),
+    ("bot-finance", ["finance"]),
+]
+
 CUSTOMERS = [
     ("Jane Park", "jane@example.com"),
     ("Omar Diaz", "omar@example.com"),
@@ -136,7 +150,61 @@ CUSTOMERS = [
 ]
 
 
-def _confidence(rng: random.Random) -> float:
+@dataclass(frozen=True)
+class Truth:
+    """How the demo agent states its confidence on a type, and how often it is really right."""
+
+    stated: tuple[float, float] | None = None  # confidence drawn uniformly from this range; None: the usual spread
+    right: float | None = None  # its chance of being right whatever it states; None: calibrated (its confidence)
+
+    def chance(self, confidence: float) -> float:
+        return confidence if self.right is None else self.right
+
+
+CALIBRATED = Truth()
+# The calibration page shows both shapes within minutes of `make run`: dots under the diagonal for
+# the over-confident type, over it for the under-confident one, on it for the others.
+TRUTHS = {
+    "update_preference": Truth(stated=(0.80, 0.97), right=0.55),  # over-confident, and it runs on its own
+    "send_email": Truth(stated=(0.45, 0.70), right=0.93),  # under-confident: it hedges, yet is nearly always right
+}
+# update_preference mostly runs on its own (autonomous): its labels come from audit samples, so the
+# demo seed samples half of them rather than the default 2 %, and the over-confidence shows in minutes.
+AUDIT_SAMPLE_RATES = {"update_preference": 0.5}
+MODIFY_SHARE = 0.5  # of the wrong proposals a reviewer can correct (CORRECTIONS), the share edited, not rejected
+
+# How a reviewer corrects a wrong proposal of a type; the wrong ones of other types are rejected.
+CORRECTIONS = {
+    "send_email": lambda p: {**p, "body": f"{p['body']} Sorry it took us a while."},
+    "issue_refund": lambda p: {**p, "amount": round(p["amount"] / 2, 2)},
+    "execute_trade": lambda p: {**p, "quantity": max(1, p["quantity"] // 10)},
+    "update_preference": lambda p: {**p, "value": not p["value"]},
+}
+
+
+def truth(action_type: str) -> Truth:
+    return TRUTHS.get(action_type, CALIBRATED)
+
+
+def is_right(action_type: str, confidence: float, action_id) -> bool:
+    """Whether the demo agent's action is right: a draw with the type's true chance at the stated
+    confidence, seeded by the action's id, so it is the same answer every time it is asked."""
+    return random.Random(f"right:{action_id}").random() < truth(action_type).chance(confidence)
+
+
+def correction(action_type: str, payload: dict, action_id) -> dict | None:
+    """The edit a reviewer makes of a wrong proposal, or None when they reject it (seeded by the
+    action's id)."""
+    edit = CORRECTIONS.get(action_type)
+    if edit is None or random.Random(f"edit:{action_id}").random() >= MODIFY_SHARE:
+        return None
+    return edit(payload)
+
+
+def _confidence(rng: random.Random, action_type: str) -> float:
+    stated = truth(action_type).stated
+    if stated is not None:
+        return round(rng.uniform(*stated), 2)
     return round(min(0.99, max(0.05, rng.betavariate(6, 1.8))), 2)
 
 
@@ -145,7 +213,7 @@ def proposal(rng: random.Random, seq: int) -> dict:
     name, email = rng.choice(CUSTOMERS)
     order = f"{rng.randint(1000, 9999)}"
     amount = round(rng.choice([12.5, 40, 89.99, 250, 1200]), 2)
-    kind = rng.choices(["email", "refund", "delete", "bulk", "trade", "pref"], weights=[5, 4, 1, 1, 1, 4])[0]
+    kind = rng.choices(["email", "refund", "delete", "bulk", "trade", "pref"], weights=[5, 4, 1, 1, 1, 5])[0]
     entity = {"id": f"cust_{rng.randint(1, 500)}", "tags": ["vip"] if rng.random() < 0.1 else []}
     if kind == "email":
         body = dict(
@@ -199,7 +267,7 @@ def proposal(rng: random.Random, seq: int) -> dict:
     body.update(
         reasoning=f"Ticket {seq}: the customer asked for this and policy allows it.",
         context={"user_request": body["summary"], "documents": [], "conversation": [], "tool_calls": []},
-        confidence=_confidence(rng),
+        confidence=_confidence(rng, body["action_type"]),
         entity=entity,
         task_id=f"ticket-{seq}",
     )

@@ -51,6 +51,9 @@ def test_seed_demo_is_repeatable_and_prints_logins(db):
     run("seed_demo")
     out, _ = run("seed_demo")
     assert ActionType.objects.count() == 6
+    # The demo's over-confident type is audit-sampled far above the default, so calibration sees it soon.
+    assert ActionType.objects.get(key="update_preference").audit_sample_rate == 0.5
+    assert ActionType.objects.get(key="send_email").audit_sample_rate == 0.02
     assert set(ReviewerGroup.objects.values_list("key", flat=True)) == {"team", "lead", "executive", "finance"}
     assert "admin" in out and "admin-demo" in out and "tina" in out
     admin = get_user_model().objects.get(username="admin")

@@ -8,15 +8,19 @@ from demo import data as demo
 from hitl.models import Agent, ApiToken
 from hitl.services import agent_create, token_issue, token_revoke
 
-AGENT_NAME = "demo-agent"
-
 
 class Command(BaseCommand):
     help = "Act as an agent: keep submitting realistic actions over HTTP, and report outcomes of approved ones."
 
     def add_arguments(self, parser):
         parser.add_argument("--url", default="http://127.0.0.1:8000", help="Base URL of the running web server.")
-        parser.add_argument("--interval", type=float, default=4.0, help="Mean seconds between submissions.")
+        parser.add_argument(
+            "--interval",
+            type=float,
+            default=0.5,
+            help="Mean seconds between submissions: often enough for calibration to have its figures within "
+            "minutes (the demo reviewer decides part of them).",
+        )
         parser.add_argument("--count", type=int, default=0, help="Stop after this many submissions (0: never).")
         parser.add_argument("--seed", type=int, default=None)
 
@@ -43,9 +47,9 @@ class Command(BaseCommand):
 
     def _token(self) -> str:
         """A fresh token for the demo agent; earlier demo tokens are revoked."""
-        agent = Agent.objects.filter(name=AGENT_NAME).first()
+        agent = Agent.objects.filter(name=demo.AGENT_NAME).first()
         if agent is None:
-            agent, raw = agent_create(name=AGENT_NAME, description="Submits demo actions (make run).")
+            agent, raw = agent_create(name=demo.AGENT_NAME, description="Submits demo actions (make run).")
             return raw
         for old in ApiToken.objects.filter(agent=agent, revoked_at__isnull=True):
             token_revoke(token=old)

@@ -20,17 +20,21 @@ from demo import data as demo
 
 
 class Command(BaseCommand):
-    help = "Run the web server (HTTP and websockets), a Celery worker, Celery beat and a demo agent."
+    help = (
+        "Run the web server (HTTP and websockets), a Celery worker, Celery beat, a demo agent and a demo reviewer "
+        "that decides part of the demo agent's queue."
+    )
 
     def add_arguments(self, parser):
         parser.add_argument("--host", default="127.0.0.1")
         parser.add_argument("--port", type=int, default=8000)
         parser.add_argument("--web-workers", type=int, default=1)
         parser.add_argument("--no-demo-agent", action="store_true", help="Do not start the demo agent.")
+        parser.add_argument("--no-demo-reviewer", action="store_true", help="Do not start the demo reviewer.")
         parser.add_argument("--migrate", action="store_true", help="Apply the migrations first.")
         parser.add_argument("--seed", action="store_true", help="Create the demo data first (seed_demo).")
 
-    def handle(self, *args, host, port, web_workers, no_demo_agent, migrate, seed, **options):
+    def handle(self, *args, host, port, web_workers, no_demo_agent, no_demo_reviewer, migrate, seed, **options):
         if migrate:
             call_command("migrate", interactive=False, verbosity=0)
         if seed:
@@ -79,7 +83,9 @@ class Command(BaseCommand):
             )
             if not no_demo_agent:
                 self._spawn("agent", manage + ["demo_agent", "--url", f"http://{host}:{port}"])
-            self._banner(host, port)
+            if not no_demo_reviewer:
+                self._spawn("review", manage + ["demo_reviewer"])
+            self._banner(host, port, reviewing=not no_demo_reviewer)
             self._watch()
         finally:
             self._stop_all()
@@ -105,7 +111,7 @@ class Command(BaseCommand):
         for line in process.stdout:
             self.stdout.write(f"[{name:<6}] {line.rstrip()}")
 
-    def _banner(self, host, port):
+    def _banner(self, host, port, *, reviewing: bool):
         base = f"http://{host}:{port}"
         database = "PostgreSQL at DATABASE_URL" if settings.DATABASE_URL else "embedded PostgreSQL"
         broker = "Redis at REDIS_URL" if settings.REDIS_URL else "embedded Redis"
@@ -116,9 +122,10 @@ class Command(BaseCommand):
             f"  Admin:      {base}/admin/   ({demo.ADMIN[0]} / {demo.ADMIN[1]})",
             f"  API docs:   {base}/api/docs/",
             "  Reviewers:  " + ", ".join(f"{u} / {p}" for u, p, _, _ in demo.USERS),
-            "Press Ctrl-C to stop everything.",
-            "",
         ]
+        if reviewing:
+            lines.append("  A demo reviewer decides part of the demo agent's queue after 20 s; the rest waits for you.")
+        lines += ["Press Ctrl-C to stop everything.", ""]
         self.stdout.write("\n".join(lines))
 
     def _watch(self):

@@ -20,8 +20,13 @@ class Command(BaseCommand):
 
     def handle(self, *args, **options):
         with transaction.atomic():
+            # The demo samples its over-confident, mostly autonomous type far above the default 2 %,
+            # so that audit samples show its calibration within minutes (demo.data.AUDIT_SAMPLE_RATES).
+            rates = {key: {"audit_sample_rate": rate} for key, rate in demo.AUDIT_SAMPLE_RATES.items()}
             for fields in demo.ACTION_TYPES:
-                ActionType.objects.update_or_create(key=fields["key"], defaults=fields)
+                ActionType.objects.update_or_create(
+                    key=fields["key"], defaults={**fields, **rates.get(fields["key"], {})}
+                )
             for fields in demo.GROUPS:
                 ReviewerGroup.objects.update_or_create(key=fields["key"], defaults=fields)
             for event in Event.values:  # the finance experts hear of their items as the tier groups do
