@@ -3,8 +3,8 @@
 A Label is one human verdict on one action: was the agent right? The reviewers' services write it
 with the verdict (calibration.services.label_record). Each also adds itself to its BinDay: one
 row per day, action type, domain, agent and confidence bin, holding the weighted sums every
-calibration figure is a ratio of (calibration.metrics), so a page reads a few hundred rows however
-many labels there are. Submissions are counted per day apart (ActionCount), to show the routed
+calibration figure is a ratio of (calibration.metrics), so a page reads rows per day, type, agent
+and bin, however many labels there are. Submissions are counted per day apart (ActionCount), to show the routed
 share.
 """
 

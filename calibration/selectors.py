@@ -1,8 +1,9 @@
 """Reads of calibration: the figures per action type (or per type and agent), summed by SQL.
 
-Whole days come from the per-day sums (BinDay: a few hundred rows, however many labels); the
-part of a day a range cuts (`from` or `to` not at midnight, UTC) from the labels themselves. Both
-are the same sums (calibration.sums), which calibration.metrics finishes into the figures.
+Whole days come from the per-day sums (BinDay: a row per day, type, domain, agent and bin,
+however many labels there are); the part of a day a range cuts (`from` or `to` not at midnight,
+UTC) from the labels themselves. Both are the same sums (calibration.sums), which
+calibration.metrics finishes into the figures.
 """
 
 from dataclasses import dataclass
