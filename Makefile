@@ -31,6 +31,7 @@ bench: $(STAMP)
 	$(BIN)/python bench/queue_page.py
 	$(BIN)/python bench/sweep.py
 	$(BIN)/python bench/audit_export.py
+	$(BIN)/python bench/calibration.py
 
 lint: $(STAMP)
 	$(BIN)/ruff check .
