@@ -26,6 +26,8 @@ class AuditEvent(models.Model):
         APPROVAL_RECORDED = "approval_recorded"  # one of several approvals required (four-eyes)
         POST_CONFIRMED = "post_confirmed"
         POST_FLAGGED = "post_flagged"
+        COMPENSATION_REQUESTED = "compensation_requested"  # a post-action flag asks the agent to undo it
+        COMPENSATION_REPORTED = "compensation_reported"  # the agent says it undid it (or could not)
         WARNED = "warned"
         ESCALATED = "escalated"
         EXPIRED = "expired"

@@ -147,6 +147,7 @@ class ActionTypeForm(KnownGroupForm):
             "payload_schema",
             "threshold",
             "audit_sample_rate",
+            "review_window",
             "reviewer_group",
             "is_active",
         ]

@@ -1,5 +1,6 @@
 import secrets
 import uuid
+from datetime import timedelta
 
 from django.conf import settings
 from django.contrib.postgres.indexes import BrinIndex
@@ -7,7 +8,7 @@ from django.core.validators import MaxValueValidator, MinValueValidator
 from django.db import models
 from django.utils import timezone
 
-from .states import Decision, Outcome, RoutePattern, Status, Tier
+from .states import Compensation, Decision, Outcome, RoutePattern, Status, Tier
 
 UNIT_INTERVAL = [MinValueValidator(0.0), MaxValueValidator(1.0)]
 
@@ -22,6 +23,9 @@ class Agent(models.Model):
     name = models.CharField(max_length=100, unique=True)
     description = models.TextField(blank=True)
     webhook_secret = models.CharField(max_length=64, default=new_webhook_secret, editable=False)
+    # After a rotation the previous secret signs too, until then, so receivers can switch over.
+    webhook_secret_previous = models.CharField(max_length=64, blank=True, editable=False)
+    webhook_secret_previous_until = models.DateTimeField(null=True, blank=True, editable=False)
     is_active = models.BooleanField(default=True, help_text="Inactive agents are refused (401).")
     created_at = models.DateTimeField(auto_now_add=True)
 
@@ -84,6 +88,11 @@ class ActionType(models.Model):
         validators=UNIT_INTERVAL,
         help_text="Share of the actions that run on their own (autonomous) also sent for a review after they ran, "
         "as a spot check that keeps calibration honest where the agent is confident. 0 turns it off.",
+    )
+    review_window = models.DurationField(
+        default=timedelta(hours=4),
+        help_text="How long an action that ran before review (post-action) stays in the post-action queue for a "
+        "reviewer to confirm or flag (e.g. 04:00:00).",
     )
     is_active = models.BooleanField(default=True)
     updated_at = models.DateTimeField(auto_now=True)
@@ -154,10 +163,19 @@ class Action(models.Model):
     decision_comment = models.TextField(blank=True)
     decided_at = models.DateTimeField(null=True, blank=True)
     final_payload = models.JSONField(null=True, blank=True)
+    receipt = models.JSONField(
+        null=True, blank=True, help_text="The service's signed approval receipt (hitl.receipts), set when approved."
+    )
 
     outcome = models.CharField(max_length=16, choices=Outcome.choices, blank=True)
     outcome_detail = models.JSONField(null=True, blank=True)
     outcome_at = models.DateTimeField(null=True, blank=True)
+
+    compensation = models.CharField(max_length=24, choices=Compensation.choices, blank=True)
+    compensation_reason = models.TextField(blank=True, help_text="Why the post-action reviewer flagged it.")
+    compensation_requested_at = models.DateTimeField(null=True, blank=True)
+    compensation_detail = models.JSONField(null=True, blank=True)
+    compensation_at = models.DateTimeField(null=True, blank=True, help_text="When the agent reported it.")
 
     created_at = models.DateTimeField(default=timezone.now)
     updated_at = models.DateTimeField(default=timezone.now, help_text="Set by every state change.")

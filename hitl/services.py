@@ -7,7 +7,6 @@ from collections.abc import Callable
 from datetime import timedelta
 from functools import partial
 
-from django.conf import settings
 from django.core.serializers.json import DjangoJSONEncoder
 from django.db import transaction
 from django.db.models import F
@@ -16,13 +15,13 @@ from django.utils import timezone
 
 from audit.services import InAdmin, Type, audit_event, audit_record
 
-from . import events, routing, wakeups
+from . import events, receipts, routing, wakeups
 from .db import insert_together
 from .errors import Conflict, NotFound
-from .models import Action, ActionType, Agent, ApiToken, RoutingSettings
+from .models import Action, ActionType, Agent, ApiToken, RoutingSettings, new_webhook_secret
 from .policy import policy_current, policy_invalidate
 from .selectors import agent_novelty, novelty_remember, token_forget
-from .states import Decision, Outcome, Status, check_transition
+from .states import Compensation, Decision, Outcome, Status, check_transition
 from .tokens import token_generate, token_hash, token_prefix
 
 
@@ -49,6 +48,26 @@ def agent_change(*, agent: Agent, fields: list[str], actor=None) -> None:
         audit_record(event_type=Type.AGENT_CHANGED, actor=actor, agent=agent, before=before, after=after)
     if "is_active" in fields:
         token_forget()  # a deactivated agent's tokens stop working here at once, elsewhere within the cache time
+
+
+def agent_webhook_secret_rotate(*, agent: Agent, grace: timedelta, actor=None) -> str:
+    """Give the agent a new webhook secret and return it; the one it replaces keeps signing beside it
+    (a second v1 in Hitl-Signature) for `grace`, so its receivers can switch over. Audited without
+    either secret."""
+    until = timezone.now() + grace if grace > timedelta(0) else None
+    with transaction.atomic():
+        stored = Agent.objects.select_for_update().get(pk=agent.pk)
+        stored.webhook_secret_previous = stored.webhook_secret if until else ""
+        stored.webhook_secret_previous_until = until
+        stored.webhook_secret = new_webhook_secret()
+        stored.save(update_fields=["webhook_secret", "webhook_secret_previous", "webhook_secret_previous_until"])
+        audit_record(
+            event_type=Type.AGENT_CHANGED,
+            actor=actor,
+            agent=stored,
+            after={"webhook_secret": "rotated", "previous_signs_until": until.isoformat() if until else None},
+        )
+    return stored.webhook_secret
 
 
 def token_issue(*, agent: Agent | None = None, user=None, label: str = "", actor=None) -> str:
@@ -122,7 +141,7 @@ def action_prepare(
     now = timezone.now()
     waits = route.pattern == routing.PRE_ACTION
     path = policy.escalation_chains.get(route.tier, ()) if waits else ()
-    due_at = _due_at(route, path, now)
+    due_at = _due_at(route, path, now, action_type.review_window)
     action = Action(
         id=uuid.uuid4(),
         agent=agent,
@@ -156,15 +175,25 @@ def action_prepare(
     )
     if not waits:
         action.decision, action.decided_at, action.final_payload = Decision.APPROVED, now, payload
+        action.receipt = receipts.sign(  # approved by policy: no approvers
+            action_id=action.id,
+            agent=agent.name,
+            final_payload=payload,
+            decision=Decision.APPROVED,
+            approvers=[],
+            route=route.pattern,
+            at=now,
+        )
     return action
 
 
-def _due_at(route: routing.Route, path, now):
-    """A waiting action is due at its tier's SLA; a post-action review window closes later."""
+def _due_at(route: routing.Route, path, now, review_window: timedelta):
+    """A waiting action is due at its tier's SLA; the review window of one that ran before review
+    (post-action, or an audit sample) closes after the action type's review_window."""
     if route.pattern == routing.PRE_ACTION:
         return now + timedelta(seconds=path[0]["sla"])  # the first step of its escalation path
     if route.pattern == routing.POST_ACTION or route.sampled:
-        return now + settings.HITL_POST_REVIEW_WINDOW
+        return now + review_window
     return None
 
 
@@ -216,6 +245,7 @@ def action_touch(*, action_id, status: str = Status.PENDING, **changes) -> Actio
     Action.objects.filter(pk=action_id, status=status).update(
         version=F("version") + 1, updated_at=timezone.now(), **changes
     )
+    wakeups.action_changed_on_commit(action_id)  # an agent may wait for any new version
     events.announce_changed([action_id])
     return Action.objects.select_related("action_type", "agent", "decided_by").get(pk=action_id)
 
@@ -259,6 +289,7 @@ def action_outcome_report(*, agent: Agent, action_id, outcome: str, detail: dict
         )
         if not rows:
             raise _missing_or_conflict(agent=agent, action_id=action_id, conflict=_outcome_conflict)
+        wakeups.action_changed_on_commit(action_id)
         action = Action.objects.select_related("action_type", "agent", "decided_by").get(pk=action_id)
         audit_record(
             event_type=Type.OUTCOME_REPORTED, actor=agent, action=action, after={"outcome": outcome, "detail": detail}
@@ -277,6 +308,82 @@ def _outcome_conflict(action: Action) -> Conflict:
         f"Only an approved action has an outcome; this one is {action.status}.",
         code="not_approved",
         status=action.status,
+    )
+
+
+def action_compensation_request(*, action_id, reason: str, actor) -> Action:
+    """Ask the agent to undo an approved action that ran (a post-action reviewer flagged it): one
+    conditional UPDATE (only once per action), audited, announced as
+    "action.compensation_requested" after commit. Caller holds transaction.atomic; Conflict when
+    compensation was requested already or the action is not approved."""
+    now = timezone.now()
+    rows = Action.objects.filter(pk=action_id, status=Status.APPROVED, compensation="").update(
+        compensation=Compensation.REQUESTED,
+        compensation_reason=reason,
+        compensation_requested_at=now,
+        version=F("version") + 1,
+        updated_at=now,
+    )
+    action = Action.objects.select_related("action_type", "agent", "decided_by").get(pk=action_id)
+    if not rows:
+        if action.compensation:
+            raise Conflict(
+                f"Compensation was already requested for this action; it is {action.compensation}.",
+                code="compensation_already_requested",
+                compensation=action.compensation,
+            )
+        raise Conflict(
+            f"Only an approved action can be compensated; this one is {action.status}.",
+            code="not_approved",
+            status=action.status,
+        )
+    audit_record(
+        event_type=Type.COMPENSATION_REQUESTED,
+        actor=actor,
+        action=action,
+        after={"compensation": action.compensation, "reason": reason},
+    )
+    wakeups.action_changed_on_commit(action_id)
+    events.announce_changed([action_id])
+    events.announce_event(action_id, "action.compensation_requested")
+    return action
+
+
+def action_compensation_report(*, agent: Agent, action_id, outcome: str, detail: dict) -> Action:
+    """The agent reports whether it undid an action it was asked to compensate
+    (`compensated` or `compensation_failed`): accepted once, only while compensation is requested."""
+    with transaction.atomic():
+        rows = Action.objects.filter(pk=action_id, agent=agent, compensation=Compensation.REQUESTED).update(
+            compensation=Compensation(outcome),
+            compensation_detail=detail,
+            compensation_at=timezone.now(),
+            version=F("version") + 1,
+            updated_at=timezone.now(),
+        )
+        if not rows:
+            raise _missing_or_conflict(agent=agent, action_id=action_id, conflict=_compensation_conflict)
+        wakeups.action_changed_on_commit(action_id)
+        events.announce_changed([action_id])
+        action = Action.objects.select_related("action_type", "agent", "decided_by").get(pk=action_id)
+        audit_record(
+            event_type=Type.COMPENSATION_REPORTED,
+            actor=agent,
+            action=action,
+            before={"compensation": Compensation.REQUESTED},
+            after={"compensation": outcome, "detail": detail},
+        )
+    return action
+
+
+def _compensation_conflict(action: Action) -> Conflict:
+    if not action.compensation:
+        return Conflict(
+            "No compensation was requested for this action.", code="compensation_not_requested", compensation=None
+        )
+    return Conflict(
+        f"Compensation was already reported: {action.compensation}.",
+        code="compensation_already_reported",
+        compensation=action.compensation,
     )
 
 

@@ -29,6 +29,14 @@ class Outcome(models.TextChoices):
     FAILED = "failed"
 
 
+class Compensation(models.TextChoices):
+    """After a post-action reviewer flags what ran: the agent is asked to undo it, then reports."""
+
+    REQUESTED = "requested"
+    COMPENSATED = "compensated"
+    FAILED = "compensation_failed"
+
+
 class RoutePattern(models.TextChoices):
     AUTONOMOUS = "autonomous", "Autonomous"
     POST_ACTION = "post_action", "Post-action review"

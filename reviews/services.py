@@ -12,6 +12,7 @@ from django.utils import timezone
 
 from audit.services import Type, audit_event, audit_record
 from calibration.services import label_record
+from hitl import events, receipts
 from hitl import services as hitl_services
 from hitl.db import insert_rows
 from hitl.errors import Conflict, Invalid, NotFound
@@ -175,6 +176,7 @@ def _decide(action: Action, reviewer, last: Verdict, approvals: selectors.Approv
         final_payload = approvals.payload
     comment = " · ".join(filter(None, [last.reason.label if last.reason else "", last.comment]))
     patch = jsonpatch.make_patch(action.payload, final_payload).patch if outcome == Decision.MODIFIED else None
+    approvers = [v.reviewer.get_username() for v in approvals.approvers] if final_payload is not None else []
     decided = hitl_services.action_transition(
         action_id=action.pk,
         to_status=DECISION_STATUS[outcome],
@@ -183,7 +185,19 @@ def _decide(action: Action, reviewer, last: Verdict, approvals: selectors.Approv
         decided_at=now,
         decision_comment=comment,
         final_payload=final_payload,
+        receipt=None
+        if final_payload is None
+        else receipts.sign(
+            action_id=action.pk,
+            agent=action.agent.name,
+            final_payload=final_payload,
+            decision=outcome,
+            approvers=approvers,
+            route=action.route_pattern,
+            at=now,
+        ),
     )
+    events.announce_event(action.pk, f"action.{outcome}")
     audit_record(
         event_type=Type.DECIDED,
         actor=reviewer,
@@ -194,7 +208,7 @@ def _decide(action: Action, reviewer, last: Verdict, approvals: selectors.Approv
         before={"status": Status.PENDING, "payload": action.payload},
         after={"status": decided.status, "comment": comment},
         data={
-            "approvers": [v.reviewer.get_username() for v in approvals.approvers] if final_payload else [],
+            "approvers": approvers,
             "approval_record": _approvals_record(approvals),
             # Whose edit ran, when the decider approved another reviewer's edit.
             "edited_by": next(
@@ -254,7 +268,8 @@ def _record_approval(
 def review_post_action(
     *, reviewer: AbstractBaseUser, action_id, verdict: str, comment: str = "", version: int | None = None
 ) -> Decided:
-    """Confirm or flag an action that ran before review, while its review window is open."""
+    """Confirm or flag an action that ran before review, while its review window is open. A flag
+    asks the agent to compensate (hitl.services.action_compensation_request)."""
     comment = comment.strip()
     with transaction.atomic():
         action = _locked(reviewer=reviewer, action_id=action_id)
@@ -283,16 +298,19 @@ def review_post_action(
             time_to_decision=now - action.created_at,
             created_at=now,
         )
-        changed = hitl_services.action_touch(action_id=action.pk, status=Status.APPROVED)
-        label_record(action=changed, verdict=POST_DONE[kind], reviewer=reviewer, decided_at=now)
         audit_record(
             event_type=Type.POST_CONFIRMED if kind == Verdict.Kind.CONFIRM else Type.POST_FLAGGED,
             actor=reviewer,
-            action=changed,
+            action=action,
             decision=kind,
             time_to_decision_seconds=(now - action.created_at).total_seconds(),
             after={"comment": comment},
         )
+        if kind == Verdict.Kind.FLAG:  # what ran was wrong: the agent is asked to undo it
+            changed = hitl_services.action_compensation_request(action_id=action.pk, reason=comment, actor=reviewer)
+        else:
+            changed = hitl_services.action_touch(action_id=action.pk, status=Status.APPROVED)
+        label_record(action=changed, verdict=POST_DONE[kind], reviewer=reviewer, decided_at=now)
         Claim.objects.filter(action=action).delete()
     return Decided(changed, POST_DONE[kind])
 

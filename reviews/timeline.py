@@ -18,6 +18,8 @@ EVENT_TITLES = {
     AuditEvent.Type.APPROVAL_RECORDED: "Approval recorded",
     AuditEvent.Type.POST_CONFIRMED: "Confirmed after it ran",
     AuditEvent.Type.POST_FLAGGED: "Flagged after it ran",
+    AuditEvent.Type.COMPENSATION_REQUESTED: "Compensation requested",
+    AuditEvent.Type.COMPENSATION_REPORTED: "Compensation reported",
     AuditEvent.Type.CANCELLED: "Cancelled by the agent",
     AuditEvent.Type.OUTCOME_REPORTED: "Outcome reported",
     AuditEvent.Type.WARNED: "SLA warning",

@@ -13,7 +13,9 @@ from django.utils.functional import lazy
 from drf_spectacular.extensions import OpenApiSerializerExtension
 from drf_spectacular.utils import OpenApiExample, OpenApiParameter, OpenApiResponse
 
+from .. import receipts
 from ..idempotency import KEY_PATTERN
+from ..payloads import canonical_json, payload_digest
 from .serializers import ErrorOut
 
 
@@ -58,6 +60,26 @@ edited it) and nothing otherwise. `POST /api/v1/actions/preview` tells the route
 anything.
 
 After running an approved action, report `POST /api/v1/actions/{{id}}/outcome`.
+
+**Receipts.** An approved action's answer carries a `receipt`, the service's signature of what it \
+approved: a JWS in compact serialization (RFC 7515), `header.claims.signature`, each part \
+base64url without padding, signed with EdDSA over Ed25519 (RFC 8037). The header is \
+`{{"alg": "EdDSA", "kid": <key id>, "typ": "hitl-receipt+jws"}}`; the claims are `v` (1), \
+`action_id`, `agent` (its name), `payload_sha256` (the hex SHA-256 of `final_payload` as canonical \
+JSON: keys sorted, no spaces, UTF-8), `decision` (`approved` or `modified`), `approvers` (the \
+reviewers' usernames in the order they approved; empty when the policy approved it), `route` and \
+`iat` (the approval's Unix time). Before running a tool, check the signature over \
+`header.claims` with the key of `GET /api/v1/receipt-keys` whose `kid` the header names (fetch \
+again once on an unknown `kid`: keys rotate, and old ones stay published), then that `action_id` \
+is the action's and `payload_sha256` the hash of the payload you are about to run. Any mismatch: \
+do not run it.
+
+**Compensation.** A `post_action` action (and a few `autonomous` ones picked for a spot check) is \
+reviewed after it ran, within its action type's review window. A reviewer who flags it asks your \
+agent to undo it: the action's `compensation.status` becomes `requested`, with the reviewer's \
+`reason`. Wait for that with `GET /api/v1/actions/{{id}}?wait={max_wait}&version=<the version you \
+read>`, which answers as soon as the action changes; undo what ran, then report `compensated` or \
+`compensation_failed` to `POST /api/v1/actions/{{id}}/outcome`.
 
 **Retries.** Send an `Idempotency-Key` header (1 to 255 printable ASCII characters) with each \
 submit. A retry with the same key and body returns the first answer with 200; the same key with \
@@ -164,6 +186,27 @@ AUTONOMOUS_BODY = {
 }
 
 _AT = "2026-11-24T18:15:00Z"
+
+
+def _receipt(example: dict, *, payload=None, decision="approved", approvers=()) -> str:
+    """A receipt as hitl.receipts makes one for a route example (approved by policy unless
+    `decision` and `approvers` say otherwise), its signature bytes made up: only the service's key
+    makes real ones."""
+    header = {"alg": "EdDSA", "kid": "default", "typ": receipts.TYPE}
+    claims = {
+        "v": 1,
+        "action_id": example["id"],
+        "agent": "support-bot",
+        "payload_sha256": payload_digest(example["body"]["payload"] if payload is None else payload),
+        "decision": decision,
+        "approvers": list(approvers),
+        "route": example["route"]["pattern"],
+        "iat": 1795544100,  # _AT
+    }
+    parts = (canonical_json(header).encode(), canonical_json(claims).encode(), bytes(64))
+    return ".".join(receipts.b64url(part) for part in parts)
+
+
 _ROUTE_EXAMPLES = [
     {
         "summary": "pre_action: an irreversible email waits for a reviewer",
@@ -239,7 +282,9 @@ def _answer(example: dict) -> dict:
         "due_at": example["due_at"],
         "decision": None if waits else {"decision": "approved", "by": "policy", "comment": "", "at": _AT},
         "final_payload": None if waits else body["payload"],
+        "receipt": None if waits else _receipt(example),
         "outcome": None,
+        "compensation": None,
         "version": 1,
         "created_at": _AT,
         "updated_at": _AT,
@@ -263,13 +308,15 @@ PREVIEW_EXAMPLES = [
     )
     for e in _ROUTE_EXAMPLES
 ]
+_EDITED = {**PRE_ACTION_BODY["payload"], "subject": "Your refund for order 881"}
 APPROVED_EXAMPLE = OpenApiExample(
     "approved by a reviewer, with edits",
     value={
         **_answer(_ROUTE_EXAMPLES[0]),
         "status": "approved",
         "decision": {"decision": "modified", "by": "tina", "comment": "Mention the order number.", "at": _AT},
-        "final_payload": {**PRE_ACTION_BODY["payload"], "subject": "Your refund for order 881"},
+        "final_payload": _EDITED,
+        "receipt": _receipt(_ROUTE_EXAMPLES[0], payload=_EDITED, decision="modified", approvers=["tina"]),
         "version": 2,
     },
     response_only=True,

@@ -9,10 +9,11 @@ from datetime import UTC
 from drf_spectacular.utils import extend_schema_serializer
 from rest_framework import serializers
 
+from .. import outbound
 from ..payloads import payload_errors
 from ..routing import AUTONOMOUS, POST_ACTION, PRE_ACTION, TIER_ORDER
 from ..selectors import action_type_by_key, action_type_keys
-from ..states import Decision, Outcome, Status
+from ..states import Compensation, Decision, Outcome, Status
 from .fields import (
     InputSerializer,
     JSONObjectField,
@@ -112,8 +113,9 @@ class ActionSubmitIn(InputSerializer):
         allow_blank=True,
         max_length=2000,
         default="",
-        help_text="An http or https URL of yours, up to 2,000 characters, stored with the action for webhooks. "
-        "This version sends none: learn the decision with `GET /api/v1/actions/{id}?wait=60`.",
+        help_text="An http or https URL of yours, up to 2,000 characters, that receives a signed webhook (POST) "
+        "when the action is decided, modified, rejected, expires, escalates or needs compensating. Its host must "
+        "resolve to public addresses only (a private, loopback, link-local or metadata address is a 400).",
     )
 
     def validate_action_type(self, key):
@@ -124,8 +126,9 @@ class ActionSubmitIn(InputSerializer):
         return action_type
 
     def validate_callback_url(self, url):
-        if url and not url.lower().startswith(("http://", "https://")):
-            raise serializers.ValidationError("Must be an http or https URL.")
+        reason = url and outbound.check_url(url)
+        if reason:
+            raise serializers.ValidationError(reason)
         return url
 
     def validate(self, attrs):
@@ -135,16 +138,22 @@ class ActionSubmitIn(InputSerializer):
         return attrs
 
 
-@extend_schema_serializer(description="What happened when your agent ran an approved action.")
+COMPENSATION_REPORTS = [Compensation.COMPENSATED, Compensation.FAILED]
+
+
+@extend_schema_serializer(description="What happened when your agent ran an approved action, or, once asked, undid it.")
 class ActionOutcomeIn(InputSerializer):
     outcome = serializers.ChoiceField(
-        choices=Outcome.choices,
-        help_text="`executed` once the tool ran with `final_payload`; `failed` if running it failed.",
+        choices=[*Outcome.values, *COMPENSATION_REPORTS],
+        help_text="`executed` once the tool ran with `final_payload`; `failed` if running it failed. After a "
+        "reviewer flagged what ran (`compensation.status` is `requested`): `compensated` once your agent undid it, "
+        "`compensation_failed` if it could not.",
     )
     detail = JSONObjectField(
         required=False,
         default=dict,
-        help_text="Anything worth keeping about the run, as a JSON object: the tool's result id, an error.",
+        help_text="Anything worth keeping about the run (or the undoing), as a JSON object: the tool's result id, "
+        "an error.",
     )
 
 
@@ -214,6 +223,33 @@ class OutcomeOut(serializers.Serializer):
     at = serializers.DateTimeField(help_text="When you reported it (UTC).")
 
 
+@extend_schema_serializer(
+    description="A post-action reviewer flagged what ran: your agent is asked to undo it, then to report."
+)
+class CompensationOut(serializers.Serializer):
+    status = serializers.ChoiceField(
+        choices=Compensation.values,
+        help_text="`requested` until your agent reports, with `POST /api/v1/actions/{id}/outcome`, `compensated` or "
+        "`compensation_failed`.",
+    )
+    reason = serializers.CharField(help_text="The reviewer's reason for the flag.")
+    requested_at = serializers.DateTimeField(help_text="When the reviewer flagged it (UTC).")
+    reported_at = serializers.DateTimeField(allow_null=True, help_text="When your agent reported (UTC); null before.")
+    detail = serializers.JSONField(allow_null=True, help_text="The `detail` object your agent reported; null before.")
+
+
+def _compensation(action):
+    if not action.compensation:
+        return None
+    return {
+        "status": action.compensation,
+        "reason": action.compensation_reason,
+        "requested_at": _iso(action.compensation_requested_at),
+        "reported_at": _iso(action.compensation_at),
+        "detail": action.compensation_detail,
+    }
+
+
 def _decision(action):
     if not action.decision:
         return None
@@ -252,8 +288,21 @@ class ActionOut(serializers.Serializer):
         allow_null=True,
         help_text="What to run once approved: your payload, or the reviewer's edit of it. Null unless approved.",
     )
+    receipt = serializers.CharField(
+        allow_null=True,
+        help_text="Once approved, the service's signed approval receipt: a JWS (compact serialization, EdDSA over "
+        "Ed25519) whose claims bind the action id, the agent, the SHA-256 of the canonical `final_payload`, the "
+        "decision, the approvers and the time. Verify it with the public keys of `GET /api/v1/receipt-keys` "
+        "before running the tool. Null unless approved.",
+    )
     outcome = OutcomeOut(allow_null=True, help_text="Null until you report one.")
-    version = serializers.IntegerField(help_text="Goes up by one with every change to the action.")
+    compensation = CompensationOut(
+        allow_null=True,
+        help_text="Null unless a post-action reviewer flagged what ran and asked your agent to undo it.",
+    )
+    version = serializers.IntegerField(
+        help_text="Goes up by one with every change to the action; `GET ?wait=N&version=V` waits for a new one."
+    )
     created_at = serializers.DateTimeField(help_text="When it was submitted (UTC).")
     updated_at = serializers.DateTimeField(help_text="When it last changed (UTC).")
 
@@ -268,11 +317,13 @@ class ActionOut(serializers.Serializer):
             "due_at": _iso(action.due_at),
             "decision": _decision(action),
             "final_payload": action.final_payload,
+            "receipt": action.receipt,
             "outcome": (
                 {"outcome": action.outcome, "detail": action.outcome_detail, "at": _iso(action.outcome_at)}
                 if action.outcome
                 else None
             ),
+            "compensation": _compensation(action),
             "version": action.version,
             "created_at": _iso(action.created_at),
             "updated_at": _iso(action.updated_at),
@@ -300,7 +351,7 @@ class ErrorOut(serializers.Serializer):
         help_text="A stable code to branch on: `invalid_request`, `malformed_json`, `not_authenticated`, "
         "`permission_denied`, `not_found`, `method_not_allowed`, `unsupported_media_type`, `body_too_large`, "
         "`unprocessable`, or a conflict's own (`not_pending`, `already_decided`, `idempotency_key_in_flight`, "
-        "`idempotency_key_reused`, …)."
+        "`idempotency_key_reused`, `compensation_not_requested`, `compensation_already_reported`, …)."
     )
     message = serializers.CharField(help_text="What went wrong, in a sentence for logs and people.")
     fields = serializers.DictField(
@@ -310,3 +361,18 @@ class ErrorOut(serializers.Serializer):
         "`Idempotency-Key`, a query parameter, or `body`) with its reasons. A nested field's reasons start "
         'with its path, such as `"$.to: …"` for a payload or `"tags: …"` for `entity`.',
     )
+
+
+@extend_schema_serializer(description="An Ed25519 public key (RFC 8037), as a JSON Web Key.")
+class JwkOut(serializers.Serializer):
+    kty = serializers.ChoiceField(choices=["OKP"], help_text="Always `OKP`.")
+    crv = serializers.ChoiceField(choices=["Ed25519"], help_text="Always `Ed25519`.")
+    kid = serializers.CharField(help_text="The key id, as a receipt's header names it.")
+    x = serializers.CharField(help_text="The raw 32-byte public key, base64url without padding.")
+    use = serializers.ChoiceField(choices=["sig"], help_text="Always `sig`.")
+    alg = serializers.ChoiceField(choices=["EdDSA"], help_text="Always `EdDSA`.")
+
+
+@extend_schema_serializer(description="The public keys that verify approval receipts (a JSON Web Key Set).")
+class JwksOut(serializers.Serializer):
+    keys = JwkOut(many=True, help_text="Every key that may have signed a receipt still held, the signing key first.")

@@ -8,4 +8,5 @@ urlpatterns = [
     path("actions/<uuid:action_id>", views.ActionDetailView.as_view(), name="action-detail"),
     path("actions/<uuid:action_id>/cancel", views.ActionCancelView.as_view(), name="action-cancel"),
     path("actions/<uuid:action_id>/outcome", views.ActionOutcomeView.as_view(), name="action-outcome"),
+    path("receipt-keys", views.ReceiptKeysView.as_view(), name="receipt-keys"),
 ]

@@ -1,11 +1,14 @@
 """The agent-facing API (v1). Thin views: parse, call one service, render ActionOut."""
 
+import time
+
 from django.conf import settings
 from drf_spectacular.utils import OpenApiExample, OpenApiParameter, OpenApiResponse, extend_schema
 from rest_framework import status
+from rest_framework.permissions import AllowAny
 from rest_framework.response import Response
 
-from .. import idempotency, services, wakeups
+from .. import idempotency, receipts, services, wakeups
 from ..errors import Invalid, NotFound
 from ..selectors import action_aget_for_agent
 from ..states import Status
@@ -20,7 +23,7 @@ from .docs import (
     SUBMITTED_EXAMPLES,
     errors,
 )
-from .serializers import ActionOut, ActionOutcomeIn, ActionSubmitIn, PreviewOut
+from .serializers import COMPENSATION_REPORTS, ActionOut, ActionOutcomeIn, ActionSubmitIn, JwksOut, PreviewOut
 
 AGENT_ONLY = "The token is a reviewer's; this endpoint needs an agent's."
 
@@ -116,14 +119,22 @@ class ActionDetailView(AsyncAPIView):
         operation_id="actions_retrieve",
         summary="Current state of an action (optionally long-poll)",
         description="Where the action stands. With `wait`, a pending action's answer waits until a reviewer decides "
-        "(or the action expires, or you cancel it) or the seconds pass; ask again while `status` is `pending`.",
+        "(or the action expires, or you cancel it) or the seconds pass; ask again while `status` is `pending`. "
+        "With `wait` and `version`, the answer waits until the action's `version` differs from the one given, "
+        "whatever its status: to learn, after it ran, whether a reviewer asks for compensation.",
         parameters=[
             OpenApiParameter(
                 "wait",
                 {"type": "integer", "minimum": 0, "maximum": settings.HITL_LONG_POLL_MAX_SECONDS},
-                description="Hold the answer until the action leaves `pending` or this many seconds pass "
-                f"(0 to {settings.HITL_LONG_POLL_MAX_SECONDS}; default 0, answer at once).",
-            )
+                description="Hold the answer until the action leaves `pending` (or, with `version`, changes) or this "
+                f"many seconds pass (0 to {settings.HITL_LONG_POLL_MAX_SECONDS}; default 0, answer at once).",
+            ),
+            OpenApiParameter(
+                "version",
+                {"type": "integer", "minimum": 0},
+                description="With `wait`: hold the answer until the action's `version` is no longer this one (the "
+                "`version` of the last answer you read).",
+            ),
         ],
         responses={
             200: OpenApiResponse(ActionOut, description="The action now."),
@@ -133,17 +144,23 @@ class ActionDetailView(AsyncAPIView):
     )
     async def get(self, request, action_id):
         wait = _wait_seconds(request.query_params.get("wait"))
+        version = _version(request.query_params.get("version"))
         action = await action_aget_for_agent(agent=request.user, action_id=action_id)
         if action is None:
             raise NotFound("No action with this id belongs to your agent.")
-        if wait and action.status == Status.PENDING:
 
-            async def still_pending():
-                nonlocal action
-                action = await action_aget_for_agent(agent=request.user, action_id=action_id)
-                return action.status == Status.PENDING
+        def waiting() -> bool:
+            return action.status == Status.PENDING if version is None else action.version == version
 
-            await wakeups.wait_for_change(action_id, timeout=wait, still_pending=still_pending)
+        async def still_waiting():
+            nonlocal action
+            action = await action_aget_for_agent(agent=request.user, action_id=action_id)
+            return waiting()
+
+        deadline = time.monotonic() + wait
+        while waiting() and (left := deadline - time.monotonic()) > 0:
+            # A wake-up is a hint that the action changed, not necessarily as awaited: read and check again.
+            await wakeups.wait_for_change(action_id, timeout=left, still_pending=still_waiting)
             action = await action_aget_for_agent(agent=request.user, action_id=action_id)
         return Response(ActionOut(action).data)
 
@@ -152,9 +169,19 @@ def _wait_seconds(raw) -> int:
     if raw in (None, ""):
         return 0
     limit = settings.HITL_LONG_POLL_MAX_SECONDS
-    if not raw.isdigit() or int(raw) > limit:
+    if not (raw.isascii() and raw.isdigit()) or int(raw) > limit:
         raise Invalid(
             "wait is out of range.", fields={"wait": [f"Must be a whole number of seconds from 0 to {limit}."]}
+        )
+    return int(raw)
+
+
+def _version(raw) -> int | None:
+    if raw in (None, ""):
+        return None
+    if not (raw.isascii() and raw.isdigit()) or len(raw) > 18:
+        raise Invalid(
+            "version is not valid.", fields={"version": ["Must be a whole number: the `version` of an answer."]}
         )
     return int(raw)
 
@@ -191,19 +218,26 @@ class ActionOutcomeView(APIView):
 
     @extend_schema(
         operation_id="actions_outcome",
-        summary="Report whether the approved action was executed",
-        description="Once your agent has run an approved action (or failed to), say so, once. The outcome is kept with "
-        "the action, in its audit trail and on the reviewers' timeline.",
+        summary="Report whether the approved action was executed, or compensated",
+        description="Once your agent has run an approved action (or failed to), say so, once: `executed` or "
+        "`failed`. The outcome is kept with the action, in its audit trail and on the reviewers' timeline. When a "
+        "post-action reviewer flags what ran, the action's `compensation.status` becomes `requested`: undo what "
+        "ran, then report `compensated` (or `compensation_failed`), once.",
         request=ActionOutcomeIn,
         responses={
-            200: OpenApiResponse(ActionOut, description="Recorded; the action with its `outcome`."),
+            200: OpenApiResponse(ActionOut, description="Recorded; the action with its `outcome` or `compensation`."),
             **errors(
                 400,
                 401,
                 404,
                 413,
                 415,
-                described={403: AGENT_ONLY, 409: "The action is not approved, or its outcome was reported already."},
+                described={
+                    403: AGENT_ONLY,
+                    409: "`executed` or `failed`: the action is not approved, or its outcome was reported already. "
+                    "`compensated` or `compensation_failed`: no compensation was requested, or it was reported "
+                    "already (`compensation` says what it is).",
+                },
             ),
         },
         examples=[
@@ -216,5 +250,27 @@ class ActionOutcomeView(APIView):
     )
     def post(self, request, action_id):
         data = parse(ActionOutcomeIn, request)
-        action = services.action_outcome_report(agent=request.user, action_id=action_id, **data)
+        report = (
+            services.action_compensation_report
+            if data["outcome"] in COMPENSATION_REPORTS
+            else services.action_outcome_report
+        )
+        action = report(agent=request.user, action_id=action_id, **data)
         return Response(ActionOut(action).data)
+
+
+class ReceiptKeysView(APIView):
+    authentication_classes = []
+    permission_classes = [AllowAny]
+
+    @extend_schema(
+        operation_id="receipt_keys",
+        summary="The public keys that verify approval receipts (JWKS)",
+        description="The Ed25519 public keys (RFC 8037 `OKP` keys in a JSON Web Key Set) of every key that may have "
+        "signed a `receipt` still held, the signing key first. No authentication. Pick the key whose `kid` is the "
+        "receipt header's; on an unknown `kid`, fetch this again once (the service may have rotated its key).",
+        auth=[],
+        responses={200: OpenApiResponse(JwksOut, description="The keys.")},
+    )
+    def get(self, request):
+        return Response(receipts.public_jwks(), headers={"Cache-Control": "public, max-age=300"})

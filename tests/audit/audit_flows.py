@@ -308,7 +308,8 @@ def decisions_flow(s: Scene) -> dict:
 
 
 def post_action_flow(s: Scene) -> dict:
-    """Confirm and flag actions that ran before review, from the page form."""
+    """Confirm and flag actions that ran before review, from the page form; the flagged one's agent
+    reports it compensated."""
     s.submit("Warm-up", action_type=s.tagging, payload={}, confidence=0.99)  # not a first of its type then
     confirmed, flagged = (
         s.submit(f"Tag ticket {n} urgent", action_type=s.tagging, payload={"tag": "urgent"}, confidence=0.65)
@@ -320,6 +321,9 @@ def post_action_flow(s: Scene) -> dict:
         assert form_decide(tina, confirmed, decision="confirm").status_code == 302
     with s.trail.step("flag"):
         assert form_decide(tina, flagged, decision="flag", comment="Ticket 882 is not urgent").status_code == 302
+    with s.trail.step("compensate"):
+        body = {"outcome": "compensated", "detail": {"tag_removed": True}}
+        assert s.api.post(f"/api/v1/actions/{flagged.pk}/outcome", body, format="json").status_code == 200
     return {"confirmed": confirmed, "flagged": flagged}
 
 
@@ -358,6 +362,8 @@ def sweep_flow(s: Scene) -> dict:
     paged = s.submit("Wire $1M (tier3)", compliance_risk=True)
     held = s.submit("Email Jane (held by tina)")
     s.submit("Warm-up", action_type=s.tagging, payload={}, confidence=0.99)
+    s.tagging.review_window = timedelta(hours=24)  # so that it closes after tier1's escalation below
+    s.tagging.save(update_fields=["review_window"])
     ran = s.submit("Tag ticket 883", action_type=s.tagging, payload={"tag": "later"}, confidence=0.65)
     assert ran.route_pattern == "post_action"
     assert s.page("tina").post(f"/reviews/{held.pk}/claim").status_code == 302
@@ -393,7 +399,8 @@ def policy_flow(s: Scene) -> dict:
     admin = s.page("root")
     email_form = {
         "key": "send_email", "name": "Send email", "domain": "comms", "irreversible": "on",
-        "payload_schema": "null", "threshold": "0.9", "audit_sample_rate": "0.02", "is_active": "on",
+        "payload_schema": "null", "threshold": "0.9", "audit_sample_rate": "0.02", "review_window": "04:00:00",
+        "is_active": "on",
     }  # fmt: skip
     settings_form = {
         "blast_high": "100", "blast_tier3": "10000", "interrupt_factor": "0.7", "tier2_confidence": "0.6",

@@ -178,11 +178,24 @@ def test_post_action_reviews(scene):
     decided_in(event, "confirm")
     assert event.after == {"comment": ""}
 
-    event = t.one("flag", Type.POST_FLAGGED, got["flagged"])
+    # A flag is the verdict and, in the same step, the request that the agent undo what ran.
+    event, requested = t.events("flag", got["flagged"])
+    assert (event.event_type, requested.event_type) == (Type.POST_FLAGGED, Type.COMPENSATION_REQUESTED)
     by_reviewer(event, tina)
     about(event, got["flagged"], tier=got["flagged"].route_tier)
     decided_in(event, "flag")
     assert event.after == {"comment": "Ticket 882 is not urgent"}
+    by_reviewer(requested, tina)
+    about(requested, got["flagged"], tier=got["flagged"].route_tier)
+    assert requested.after == {"compensation": "requested", "reason": "Ticket 882 is not urgent"}
+
+    event = t.one("compensate", Type.COMPENSATION_REPORTED, got["flagged"])
+    by_agent(event, s.agent)
+    about(event, got["flagged"], tier=got["flagged"].route_tier)
+    assert (event.before, event.after) == (
+        {"compensation": "requested"},
+        {"compensation": "compensated", "detail": {"tag_removed": True}},
+    )
     assert_every_chain_whole()
 
 

@@ -48,8 +48,8 @@ def test_admin_refuses_an_invalid_payload_schema(admin_client):
 def test_admin_refuses_a_threshold_or_sample_rate_outside_0_1_and_an_unknown_group(admin_client):
     response = admin_client.post(
         "/admin/hitl/actiontype/add/",
-        {"key": "t", "name": "T", "threshold": "1.5", "audit_sample_rate": "-0.1", "reviewer_group": "nobody",
-         "is_active": "on"},
+        {"key": "t", "name": "T", "threshold": "1.5", "audit_sample_rate": "-0.1", "review_window": "04:00:00",
+         "reviewer_group": "nobody", "is_active": "on"},
     )  # fmt: skip
     assert b"less than or equal to 1" in response.content
     assert b"greater than or equal to 0" in response.content
