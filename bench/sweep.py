@@ -109,8 +109,8 @@ def build_snapshot(count: int) -> None:
         agents = []
         for name in ("billing-bot", "ops-bot", "support-bot", "trader-bot"):
             (agent_id,) = conn.execute(
-                "INSERT INTO hitl_agent (name, description, webhook_secret, is_active, created_at)"
-                " VALUES (%s, '', %s, true, %s) RETURNING id",
+                "INSERT INTO hitl_agent (name, description, webhook_secret, webhook_secret_previous, is_active,"
+                " created_at) VALUES (%s, '', %s, '', true, %s) RETURNING id",
                 [name, secrets.token_hex(32), EPOCH - timedelta(days=60)],
             ).fetchone()
             agents.append(agent_id)
@@ -159,6 +159,8 @@ def build_snapshot(count: int) -> None:
                     "sla_stage": 1 + len(path[0]["warn_at"]),  # announced, every warning sent
                     "sla_next_at": EPOCH,  # the deadline is what comes next
                     "approvals_required": 1,
+                    "sampled": False,
+                    "review_probability": 1.0,
                     "version": 1,
                     "decision": "",
                     "decided_by_id": None,
@@ -168,6 +170,12 @@ def build_snapshot(count: int) -> None:
                     "outcome": "",
                     "outcome_detail": None,
                     "outcome_at": None,
+                    "receipt": None,
+                    "compensation": "",
+                    "compensation_reason": "",
+                    "compensation_requested_at": None,
+                    "compensation_detail": None,
+                    "compensation_at": None,
                     "created_at": created,
                     "updated_at": created,
                 }

@@ -2,10 +2,12 @@
 escalation.tasks.deliver_notifications): a worker claims a row with one conditional UPDATE
 (pending → sending, attempts + 1), sends with no transaction open, then marks it sent, or pending
 again for a retry with backoff, or failed after the last attempt or a refusal no retry can change
-(an HTTP 4xx, an SMTP 5xx), with its audit event. A row left `sending` by a worker that died is
-taken over once its claim lapses. A sent or failed row is never sent again.
+(an HTTP 4xx, an SMTP 5xx, a target the SSRF guard of hitl.outbound refuses), with its audit
+event. A row left `sending` by a worker that died is taken over once its claim lapses. A sent or
+failed row is never sent again. HTTP goes through hitl.outbound.
 """
 
+import json
 import logging
 import smtplib
 from datetime import timedelta
@@ -19,6 +21,7 @@ from django.db.models import F, Q
 from django.utils import timezone
 
 from audit.services import Type, audit_lock, audit_record
+from hitl import outbound
 from reviews import services as review_services
 
 from .messages import email_body, email_subject, message_of, pager_body, slack_body, toast_text, webhook_body
@@ -55,16 +58,18 @@ def notification_deliver(*, notification_id: int) -> str:
             SENDERS[notification.channel](notification, message_of(notification))
         except Exception as exc:  # any failure to send is this attempt's: recorded, retried, never left claimed
             error, final = _describe(exc), _permanent(exc)
-            expected = isinstance(exc, (httpx.HTTPError, smtplib.SMTPException, OSError))
+            expected = isinstance(exc, (httpx.HTTPError, outbound.Refused, smtplib.SMTPException, OSError))
             log.warning("notification %s via %s failed: %s", notification.pk, notification.channel, error,
                         exc_info=not expected)  # fmt: skip
     return _finish(notification, error=error, final=final)
 
 
 def _permanent(exc: Exception) -> bool:
-    """Whether no retry can help: the receiver refused this request (a 4xx, except 408 Request
-    Timeout, 425 Too Early and 429 Too Many Requests), or the mail server refused every recipient
-    for good (5xx; a 4xx such as greylisting asks for a retry)."""
+    """Whether no retry can help: the SSRF guard refused the target, the receiver refused this
+    request (a 4xx, except 408 Request Timeout, 425 Too Early and 429 Too Many Requests), or the
+    mail server refused every recipient for good (5xx; a 4xx such as greylisting asks for a retry)."""
+    if isinstance(exc, outbound.Refused):
+        return True
     if isinstance(exc, httpx.HTTPStatusError):
         status = exc.response.status_code
         return 400 <= status < 500 and status not in (408, 425, 429)
@@ -162,10 +167,14 @@ def send_email(notification: Notification, message: dict) -> None:
 
 
 def _post(notification: Notification, body: dict) -> None:
-    response = httpx.post(
+    """POST through the SSRF guard (hitl.outbound): a target that resolves to a private address fails for good."""
+    response = outbound.post(
         notification.target,
-        json=body,
-        headers={"X-HITL-Notification": str(notification.pk)},  # lets a receiver drop a repeat
+        body=json.dumps(body).encode(),
+        headers={
+            "Content-Type": "application/json",
+            "X-HITL-Notification": str(notification.pk),  # lets a receiver drop a repeat
+        },
         timeout=settings.HITL_NOTIFY_TIMEOUT,
     )
     response.raise_for_status()

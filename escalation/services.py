@@ -129,9 +129,11 @@ def _sweep_batch(*, now, batch_size: int, result: SweepResult) -> int:
         # A claim ends with its holder's part: the action moved to another group, or ended.
         review_services.claims_end(action_ids=[m.pk for m in moved if m.kind in ("escalated", "expired")])
         notify.notifications_create(items=[(m, NOTIFIED[m.kind]) for m in moved if m.kind in NOTIFIED])
-        # Long polls wait for an action to leave pending: only an expiry wakes them, not an escalation.
-        actions_changed_on_commit([m.pk for m in moved if m.kind == "expired"])
+        # Long polls re-read on a wake-up: an expiry ends a wait for a decision, an escalation one for a new version.
+        actions_changed_on_commit([m.pk for m in moved if m.kind in ("escalated", "expired")])
         events.announce_changed(m.pk for m in moved)
+        for kind in ("escalated", "expired"):  # what the agent is told (webhooks to its callback_url)
+            events.announce_events([m.pk for m in moved if m.kind == kind], f"action.{kind}")
     return len(due)
 
 

@@ -15,6 +15,7 @@ from django.urls import reverse
 from django.utils import timezone
 from django.views.decorators.http import require_GET, require_POST
 
+from callbacks.selectors import webhook_deliveries
 from hitl.errors import Conflict, Invalid, NotFound
 from hitl.selectors import action_get, action_type_keys, actions_recent, agent_names
 
@@ -177,6 +178,7 @@ def _detail(request, action, scope, *, form_data=None, errors=None, status=200):
         "groups": group_keys(),
         "timeline": action_timeline(action),
         "confirm": approval_needs_confirmation(action),
+        "webhooks": webhook_deliveries(action),
     }
     return render(request, "reviews/detail.html", context, status=status)
 

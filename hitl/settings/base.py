@@ -38,15 +38,17 @@ INSTALLED_APPS = [
     "reviews",
     "escalation",
     "calibration",
+    "callbacks",
     "demo",
 ]
 
-# Every middleware here is async-capable, so the long-poll view never pins a thread. The
-# session-family middleware comes wrapped (hitl.middleware) so that bearer-token API calls skip
-# it and its thread hops; security, CSRF and framing stay Django's own, as deploy checks expect.
+# Every middleware here is async-capable, so the long-poll view never pins a thread; a request for
+# a sync view runs them loaded for sync, in one trip to its thread (hitl.asgi). The session-family
+# middleware comes wrapped (hitl.middleware) so that bearer-token API calls skip it; security,
+# CSRF and framing stay Django's own, as deploy checks expect.
 MIDDLEWARE = [
     "django.middleware.security.SecurityMiddleware",
-    "servestatic.middleware.ServeStaticMiddleware",
+    "hitl.middleware.ServeStaticMiddleware",
     "hitl.middleware.RequestIdMiddleware",
     "hitl.middleware.ApiBodyLimitMiddleware",
     "hitl.middleware.SessionMiddleware",
@@ -144,11 +146,18 @@ ADMINS = [tuple(admin.split(":", 1)) for admin in env.list("ADMINS", default=[])
 HITL_SLA_SWEEP_SECONDS = env.float("HITL_SLA_SWEEP_SECONDS", default=5.0)
 # A backlog (a full first batch) is shared by this many connections of the sweep at once.
 HITL_SLA_SWEEP_WORKERS = env.int("HITL_SLA_SWEEP_WORKERS", default=2)
+# How often beat looks for webhooks (callbacks) whose retry is due; their due times live in PostgreSQL.
+HITL_WEBHOOK_SWEEP_SECONDS = env.float("HITL_WEBHOOK_SWEEP_SECONDS", default=5.0)
 CELERY_BEAT_SCHEDULE = {
     "sla-sweep": {
         "task": "escalation.tasks.sla_sweep",
         "schedule": timedelta(seconds=HITL_SLA_SWEEP_SECONDS),
         "options": {"expires": HITL_SLA_SWEEP_SECONDS},  # a late run is skipped, the next one catches up
+    },
+    "deliver-due-webhooks": {
+        "task": "callbacks.tasks.deliver_due_webhooks",
+        "schedule": timedelta(seconds=HITL_WEBHOOK_SWEEP_SECONDS),
+        "options": {"expires": HITL_WEBHOOK_SWEEP_SECONDS},
     },
     "redeliver-stranded-notifications": {
         "task": "escalation.tasks.redeliver_stranded_notifications",
@@ -220,8 +229,10 @@ HITL_LONG_POLL_MAX_SECONDS = 60
 HITL_POLICY_MAX_AGE = env.float("HITL_POLICY_MAX_AGE", default=2.0)
 # How long a process trusts a token it has seen; a revocation reaches other processes within it.
 HITL_AUTH_CACHE_SECONDS = env.float("HITL_AUTH_CACHE_SECONDS", default=5.0)
-# How long after it ran a post-action review stays open for a reviewer to confirm or flag it.
-HITL_POST_REVIEW_WINDOW = timedelta(hours=env.int("HITL_POST_REVIEW_WINDOW_HOURS", default=24))
+# Approval receipts (hitl.receipts): "kid:base64url-seed" entries, comma-separated, the signing key
+# first and older ones after it (still published for verification). Empty: one key derived from
+# SECRET_KEY. `manage.py receipt_key` makes an entry.
+HITL_RECEIPT_KEYS = env("HITL_RECEIPT_KEYS", default="")
 HITL_CLAIM_LEASE = timedelta(minutes=env.int("HITL_CLAIM_LEASE_MINUTES", default=10))
 
 # Notifications of SLA events (escalation.notify). Links in them point at HITL_BASE_URL.
@@ -233,6 +244,18 @@ HITL_NOTIFY_TIMEOUT = env.float("HITL_NOTIFY_TIMEOUT", default=5.0)  # seconds p
 HITL_NOTIFY_MAX_ATTEMPTS = env.int("HITL_NOTIFY_MAX_ATTEMPTS", default=5)
 HITL_NOTIFY_BACKOFF_SECONDS = env.float("HITL_NOTIFY_BACKOFF_SECONDS", default=10.0)  # doubled per retry
 vars().update(env.email_url("EMAIL_URL", default="smtp://localhost:25"))
+
+# Requests to addresses users gave (callback URLs, notification targets) go to public addresses
+# only (hitl.outbound): HITL_OUTBOUND_ALLOW lists the networks let through besides, as CIDRs
+# ("127.0.0.0/8,::1/128" for a receiver on this machine, as the tests and the demo use).
+HITL_OUTBOUND_ALLOW = env("HITL_OUTBOUND_ALLOW", default="")
+HITL_OUTBOUND_TIMEOUT = env.float("HITL_OUTBOUND_TIMEOUT", default=10.0)  # seconds per request, all told
+# Webhooks to an action's callback_url (callbacks): an attempt that fails is retried after
+# HITL_WEBHOOK_BACKOFF_SECONDS, doubled each time up to HITL_WEBHOOK_BACKOFF_MAX_SECONDS, until
+# HITL_WEBHOOK_MAX_ATTEMPTS; beat looks for the retries due every HITL_WEBHOOK_SWEEP_SECONDS (above).
+HITL_WEBHOOK_MAX_ATTEMPTS = env.int("HITL_WEBHOOK_MAX_ATTEMPTS", default=8)
+HITL_WEBHOOK_BACKOFF_SECONDS = env.float("HITL_WEBHOOK_BACKOFF_SECONDS", default=10.0)
+HITL_WEBHOOK_BACKOFF_MAX_SECONDS = env.float("HITL_WEBHOOK_BACKOFF_MAX_SECONDS", default=3600.0)
 DEFAULT_FROM_EMAIL = env("DEFAULT_FROM_EMAIL", default="hitl@localhost")
 
 LOGGING = {

@@ -15,3 +15,6 @@ if not REDIS_URL:
 SERVESTATIC_USE_FINDERS = True
 SERVESTATIC_AUTOREFRESH = True
 EMAIL_BACKEND = "django.core.mail.backends.console.EmailBackend"
+# The demo's and a developer's webhook receivers run on this machine: loopback is let through the
+# SSRF guard here (hitl.outbound), never in production unless its environment says so.
+HITL_OUTBOUND_ALLOW = env("HITL_OUTBOUND_ALLOW", default="127.0.0.0/8,::1/128")

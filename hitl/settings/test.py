@@ -23,3 +23,5 @@ STORAGES = {"staticfiles": {"BACKEND": "django.contrib.staticfiles.storage.Stati
 # Transactional tests empty the tables between tests with TRUNCATE, which the audit log refuses
 # unless the session says it may (audit.chain). UPDATE and DELETE stay refused.
 DATABASES["default"]["OPTIONS"]["options"] = "-c hitl.audit_truncate=on"
+# The tests' receivers (webhooks, notifications) listen on loopback.
+HITL_OUTBOUND_ALLOW = "127.0.0.0/8,::1/128"

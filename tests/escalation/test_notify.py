@@ -42,7 +42,7 @@ class Receiver:
                 body = self.rfile.read(int(self.headers.get("Content-Length", 0)))
                 with receiver.lock:
                     receiver.requests.append(
-                        {"path": self.path, "headers": dict(self.headers), "json": json.loads(body)}
+                        {"path": self.path, "headers": dict(self.headers), "json": json.loads(body), "body": body}
                     )
                     status = receiver.statuses.pop(0) if receiver.statuses else 200
                 self.send_response(status)
@@ -417,6 +417,24 @@ def test_an_unreachable_receiver_records_the_error(desk, enqueued, fast_retries,
     deliver(enqueued[0])
     row = Notification.objects.get()
     assert (row.status, row.attempts) == ("failed", 5) and row.last_error.startswith("ConnectError")
+
+
+def test_a_target_at_a_private_address_is_refused_for_good(
+    desk, receiver, enqueued, settings, django_capture_on_commit_callbacks
+):
+    _, submit = desk
+    route("team", "new_item", "webhook", "http://169.254.169.254/latest/meta-data/")
+    route("team", "new_item", "slack", receiver.url("/slack"))
+    settings.HITL_OUTBOUND_ALLOW = ""  # the receiver's loopback address is refused too
+    announce([(submit(), "new_item")], django_capture_on_commit_callbacks)
+    deliver(enqueued[0])
+    rows = dict(Notification.objects.values_list("channel", "last_error"))
+    assert rows == {
+        "webhook": "Refused: 169.254.169.254 is a cloud metadata address; only public addresses may be called.",
+        "slack": "Refused: 127.0.0.1 is a loopback address; only public addresses may be called.",
+    }
+    assert set(Notification.objects.values_list("status", "attempts")) == {("failed", 1)}
+    assert receiver.requests == []
 
 
 @pytest.mark.django_db(transaction=True)

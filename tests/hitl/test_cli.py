@@ -22,6 +22,13 @@ def test_create_agent_prints_a_working_token_on_its_last_line(email_type):
     assert bearer_client(token).post("/api/v1/actions", submit_body(), format="json").status_code == 201
 
 
+def test_create_agent_prints_the_webhook_secret_before_the_token(email_type):
+    out, _ = run("create_agent", "hook-bot")
+    *_, secret_line, token = out.strip().splitlines()
+    assert secret_line == f"Webhook secret: {Agent.objects.get(name='hook-bot').webhook_secret}"
+    assert bearer_client(token).post("/api/v1/actions", submit_body(), format="json").status_code == 201
+
+
 def test_create_agent_refuses_a_duplicate_name(db):
     run("create_agent", "dup")
     with pytest.raises(CommandError, match="already exists"):
