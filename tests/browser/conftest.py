@@ -1,20 +1,12 @@
-"""Browser tests: the app served by uvicorn against the test database, driven in Debian's Chromium."""
+"""Browser tests: the app served by uvicorn against the test database (tests/conftest.py's server_url),
+driven in Debian's Chromium."""
 
 import os
 import shutil
-import signal
-import subprocess
-import sys
-import time
-from pathlib import Path
 
-import httpx
 import pytest
 from playwright.sync_api import expect
 
-from tests.conftest import database_url, free_port
-
-ROOT = Path(__file__).resolve().parents[2]
 CHROMIUM = os.environ.get("CHROMIUM", "/usr/bin/chromium")
 PUSH = 2000  # ms: a pushed row must show within this, without a reload
 PASSWORD = "review-pw-for-tests"  # every browser test's reviewers log in with it
@@ -22,29 +14,6 @@ CHROMIUM_ARGS = [
     "--no-sandbox", "--headless", "--disable-gpu", "--disable-background-networking",
     "--disable-component-update", "--disable-sync",
 ]  # fmt: skip
-
-
-@pytest.fixture
-def server_url(transactional_db):
-    """uvicorn serving the app against this test's database (committed data is visible to it)."""
-    env = {**os.environ, "DJANGO_SETTINGS_MODULE": "hitl.settings.test", "DATABASE_URL": database_url()}
-    port = free_port()
-    server = subprocess.Popen(
-        [sys.executable, "-m", "uvicorn", "hitl.asgi:application", "--port", str(port), "--log-level", "warning"],
-        cwd=ROOT, env=env, start_new_session=True,
-    )  # fmt: skip
-    url = f"http://127.0.0.1:{port}"
-    try:
-        for _ in range(100):
-            try:
-                httpx.get(f"{url}/healthz")
-                break
-            except httpx.HTTPError:
-                time.sleep(0.1)
-        yield url
-    finally:
-        os.killpg(server.pid, signal.SIGTERM)
-        server.wait(timeout=20)
 
 
 @pytest.fixture(scope="module")

@@ -1,0 +1,139 @@
+"""The gate against a live server: the tool runs only with an approved (and receipt-verified)
+payload, the reviewer's edit included; rejection, expiry, a timeout or an unreachable service
+never run it; outcomes are reported."""
+
+import asyncio
+from concurrent.futures import ThreadPoolExecutor
+from datetime import timedelta
+
+import pytest
+from django.utils import timezone
+from hitl_client import ActionRejected, AsyncClient, Client, DecisionTimeout, HitlUnavailable
+
+from escalation.services import escalation_sweep
+from hitl.models import Action
+from tests.conftest import free_port
+
+from .conftest import FAST, pending_action
+
+SUMMARY = {"summary": lambda **kw: f"Email {kw['to']}: {kw['subject']}", "confidence": 0.82}
+
+
+class Tool:
+    """A send_email tool that records how it was called."""
+
+    def __init__(self):
+        self.calls = []
+
+    def __call__(self, to: str, subject: str, body: str = "") -> str:
+        self.calls.append({"to": to, "subject": subject, "body": body})
+        return f"sent to {to}: {subject}"
+
+
+def test_an_approved_call_runs_with_its_arguments_and_reports_executed(hitl, reviewer):
+    tool = Tool()
+    gated = hitl.gate("send_email", **SUMMARY)(tool)
+    reviewer.decide_when_pending(decision="approve")
+    assert gated("jane@example.com", subject="Your refund") == "sent to jane@example.com: Your refund"
+    assert tool.calls == [{"to": "jane@example.com", "subject": "Your refund", "body": ""}]
+    action = Action.objects.get()
+    assert (action.summary, action.payload, action.status) == (
+        "Email jane@example.com: Your refund", {"to": "jane@example.com", "subject": "Your refund", "body": ""},
+        "approved",
+    )  # fmt: skip
+    assert action.outcome == "executed"
+
+
+def test_a_modified_call_runs_with_the_reviewers_edit(hitl, reviewer):
+    tool = Tool()
+    edited = {"to": "jane@example.com", "subject": "Your refund for order 881", "body": "Ça arrive ✓"}
+    reviewer.decide_when_pending(decision="modify", payload=edited, comment="Mention the order.")
+    assert hitl.gate("send_email", **SUMMARY)(tool)(to="jane@example.com", subject="Your refund") == (
+        "sent to jane@example.com: Your refund for order 881"
+    )
+    assert tool.calls == [edited]
+    assert Action.objects.get().outcome == "executed"
+
+
+def test_a_rejected_call_raises_with_the_reviewers_comment_and_never_runs(hitl, reviewer):
+    tool = Tool()
+    reviewer.decide_when_pending(decision="reject", comment="Wrong customer.")
+    with pytest.raises(ActionRejected) as raised:
+        hitl.gate("send_email", **SUMMARY)(tool)(to="jane@example.com", subject="Your refund")
+    assert (raised.value.status, raised.value.comment) == ("rejected", "Wrong customer.")
+    assert raised.value.reason == "Rejected by tina: Wrong customer."
+    assert raised.value.action_id == str(Action.objects.get().id)
+    assert tool.calls == [] and Action.objects.get().outcome == ""
+
+
+def test_an_action_nobody_decides_expires_and_the_call_raises_without_running(hitl):
+    tool = Tool()
+    gated = hitl.gate("send_email", **SUMMARY)(tool)
+    with ThreadPoolExecutor(1) as pool:
+        call = pool.submit(gated, to="jane@example.com", subject="Your refund")
+        action = pending_action()
+        later = timezone.now()
+        while Action.objects.get(pk=action.pk).status == "pending":  # through every tier to expiry
+            later += timedelta(days=1)
+            escalation_sweep(now=later)
+        with pytest.raises(ActionRejected) as raised:
+            call.result(timeout=30)
+    assert raised.value.status == "expired" and "SLA" in raised.value.comment
+    assert tool.calls == []
+
+
+def test_a_call_still_pending_at_its_timeout_raises_and_never_runs(hitl):
+    tool = Tool()
+    with pytest.raises(DecisionTimeout):
+        hitl.gate("send_email", timeout=1, **SUMMARY)(tool)(to="jane@example.com", subject="Your refund")
+    assert tool.calls == [] and Action.objects.get().status == "pending"
+
+
+def test_with_the_service_down_the_call_raises_after_its_retries_and_never_runs(db):
+    tool = Tool()
+    with Client(f"http://127.0.0.1:{free_port()}", "token", max_retries=3, **FAST) as down:
+        with pytest.raises(HitlUnavailable, match="after 4 attempts") as raised:
+            down.gate("send_email", **SUMMARY)(tool)(to="jane@example.com", subject="Your refund")
+    assert raised.value.attempts == 4 and raised.value.status is None
+    assert tool.calls == []
+
+
+def test_a_tool_that_fails_is_reported_failed_and_its_exception_reraised(hitl, reviewer):
+    def broken(to: str, subject: str) -> None:
+        raise ConnectionError("SMTP refused")
+
+    reviewer.decide_when_pending(decision="approve")
+    with pytest.raises(ConnectionError, match="SMTP refused"):
+        hitl.gate("send_email", **SUMMARY)(broken)(to="jane@example.com", subject="Your refund")
+    action = Action.objects.get()
+    assert (action.outcome, action.outcome_detail) == ("failed", {"error": "ConnectionError('SMTP refused')"})
+
+
+def test_a_parked_call_is_submitted_once_and_resumed_later_by_its_id(hitl, reviewer):
+    tool = Tool()
+    gated = hitl.gate("send_email", idempotency_key=lambda **kw: f"ticket-881-{kw['to']}", **SUMMARY)(tool)
+    parked = gated.submit(to="jane@example.com", subject="Your refund")
+    assert parked.pending and tool.calls == []
+    again = gated.submit(to="jane@example.com", subject="Your refund")  # a restart before the id was saved
+    assert again.action_id == parked.action_id and Action.objects.count() == 1
+    assert reviewer.decide(parked.action_id, decision="approve").status_code == 200
+    # ... the agent restarts; it kept only the id ...
+    assert gated.resume(parked.action_id) == "sent to jane@example.com: Your refund"
+    assert len(tool.calls) == 1 and Action.objects.get().outcome == "executed"
+
+
+def test_an_async_tool_is_gated_by_the_async_client(server_url, agent_and_token, email_type, reviewer):
+    calls = []
+
+    async def send(to: str, subject: str) -> str:
+        calls.append((to, subject))
+        return "sent"
+
+    async def agent():
+        async with AsyncClient(server_url, agent_and_token[1], **FAST) as client:
+            return await client.gate("send_email", **SUMMARY)(send)(to="jane@example.com", subject="Hi")
+
+    reviewer.decide_when_pending(decision="modify", payload={"to": "jane@example.com", "subject": "Hello"})
+    assert asyncio.run(agent()) == "sent"
+    assert calls == [("jane@example.com", "Hello")]
+    assert Action.objects.get().outcome == "executed"
