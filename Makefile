@@ -28,6 +28,7 @@ test: $(STAMP)
 bench: $(STAMP)
 	$(BIN)/python bench/routing.py
 	$(BIN)/python bench/intake.py
+	$(BIN)/python bench/roundtrip.py
 	$(BIN)/python bench/queue_page.py
 	$(BIN)/python bench/sweep.py
 	$(BIN)/python bench/audit_export.py

@@ -8,6 +8,7 @@ from dataclasses import dataclass
 
 from django.utils import timezone
 
+from hitl.db import insert_together
 from hitl.request_context import request_id
 
 from .models import AuditEvent
@@ -46,9 +47,10 @@ def audit_lock(action_id) -> None:
 
 
 def audit_record(**event) -> AuditEvent:
-    """Insert one event (see audit_event) in the caller's transaction."""
+    """Insert one event (see audit_event) in the caller's transaction, with a statement compiled
+    once (hitl.db.insert_together), not on every save."""
     record = audit_event(**event)
-    record.save(force_insert=True)
+    insert_together(record)
     return record
 
 

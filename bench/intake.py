@@ -22,6 +22,7 @@ import statistics
 import subprocess
 import sys
 import time
+from contextlib import contextmanager
 from pathlib import Path
 
 import httpx
@@ -39,6 +40,57 @@ def free_port() -> int:
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
         return s.getsockname()[1]
+
+
+def server_env(db_name: str) -> dict:
+    """The environment of a benchmark's server and manage.py: production settings (bench.settings)
+    on database `db_name` and the Redis at REDIS_URL."""
+    return {
+        **os.environ,
+        "DJANGO_SETTINGS_MODULE": "bench.settings",
+        "SECRET_KEY": secrets.token_urlsafe(50),
+        "DATABASE_URL": database_url(db_name),
+        "REDIS_URL": os.environ.get("REDIS_URL", "redis://127.0.0.1:6379/0"),
+        "PYTHONPATH": str(ROOT),
+    }
+
+
+@contextmanager
+def serving(env, workers: int):
+    """uvicorn serving hitl.asgi:application on a free loopback port with `env`, as in production
+    (no access log); yields (the server process, its port) once /healthz answers."""
+    port = free_port()
+    server = subprocess.Popen(
+        [
+            sys.executable,
+            "-m",
+            "uvicorn",
+            "hitl.asgi:application",
+            "--host",
+            "127.0.0.1",
+            "--port",
+            str(port),
+            "--workers",
+            str(workers),
+            "--no-access-log",
+            "--log-level",
+            "warning",
+        ],
+        cwd=ROOT,
+        env=env,
+        start_new_session=True,
+    )
+    try:
+        for _ in range(200):
+            try:
+                httpx.get(f"http://127.0.0.1:{port}/healthz")
+                break
+            except httpx.HTTPError:
+                time.sleep(0.1)
+        yield server, port
+    finally:
+        os.killpg(server.pid, signal.SIGTERM)
+        server.wait(timeout=30)
 
 
 def prepare(env, db_name: str) -> str:
@@ -107,48 +159,11 @@ def main():
     args = parser.parse_args()
 
     db_name = "hitl_bench"
-    env = {
-        **os.environ,
-        "DJANGO_SETTINGS_MODULE": "bench.settings",
-        "SECRET_KEY": secrets.token_urlsafe(50),
-        "DATABASE_URL": database_url(db_name),
-        "REDIS_URL": os.environ.get("REDIS_URL", "redis://127.0.0.1:6379/0"),
-        "PYTHONPATH": str(ROOT),
-    }
+    env = server_env(db_name)
     token = prepare(env, db_name)
-    port = free_port()
-    server = subprocess.Popen(
-        [
-            sys.executable,
-            "-m",
-            "uvicorn",
-            "hitl.asgi:application",
-            "--host",
-            "127.0.0.1",
-            "--port",
-            str(port),
-            "--workers",
-            str(args.workers),
-            "--no-access-log",
-            "--log-level",
-            "warning",
-        ],
-        cwd=ROOT,
-        env=env,
-        start_new_session=True,
-    )
-    try:
-        for _ in range(200):
-            try:
-                httpx.get(f"http://127.0.0.1:{port}/healthz")
-                break
-            except httpx.HTTPError:
-                time.sleep(0.1)
+    with serving(env, args.workers) as (server, port):
         workers = worker_pids(server.pid, port)
         rates = asyncio.run(measure(port, workers, token, args))
-    finally:
-        os.killpg(server.pid, signal.SIGTERM)
-        server.wait(timeout=30)
 
     def ratios(name):
         return [r / b for r, b in zip(rates[name], rates["bare"], strict=True)]

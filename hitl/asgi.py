@@ -2,19 +2,89 @@
 
 import asyncio
 import os
+from concurrent.futures import ThreadPoolExecutor
 
-from django.core.asgi import get_asgi_application
+import django
+from asgiref.sync import ThreadSensitiveContext, iscoroutinefunction, sync_to_async
+from django.conf import settings
+from django.core.handlers.asgi import ASGIHandler
+from django.core.handlers.base import BaseHandler
+from django.urls import Resolver404, resolve
 
 os.environ.setdefault("DJANGO_SETTINGS_MODULE", "hitl.settings.local")
-
-django_application = get_asgi_application()
+django.setup(set_prefix=False)
 
 from channels.auth import AuthMiddlewareStack  # noqa: E402
 from channels.routing import ProtocolTypeRouter, URLRouter  # noqa: E402
 from channels.security.websocket import AllowedHostsOriginValidator  # noqa: E402
 
 from hitl import pubsub  # noqa: E402
+from hitl.middleware import static_files_left_out  # noqa: E402
 from reviews.websocket_urls import websocket_urlpatterns  # noqa: E402
+
+
+class _OneTripHandler(ASGIHandler):
+    """Django's ASGI handler, taking a request for a sync view to its thread once.
+
+    Django's async handler takes each sync hook of each middleware (security, CSRF, framing) and
+    then the view to the request's thread one trip at a time, a tenth of a millisecond or more
+    each: eight trips for a submit. Here a request for a sync view runs Django's sync handler
+    (the same middleware, loaded for sync) in one trip. Static files and async views (the
+    long-poll, which must hold no thread while it waits) keep Django's async chain.
+    """
+
+    def __init__(self):
+        super().__init__()
+        self.static_prefix = "/" + settings.STATIC_URL.lstrip("/")
+        self.sync_handler = BaseHandler()
+        with static_files_left_out():  # static paths never reach it
+            self.sync_handler.load_middleware(is_async=False)
+
+    async def get_response_async(self, request):
+        path = request.path_info
+        if path.startswith(self.static_prefix) or _async_view(path):
+            return await super().get_response_async(request)
+        return await sync_to_async(self.sync_handler.get_response)(request)
+
+
+def _async_view(path: str) -> bool:
+    try:
+        return iscoroutinefunction(resolve(path).func)
+    except Resolver404:
+        return False
+
+
+django_application = _OneTripHandler()
+
+
+class _ReuseRequestThreads:
+    """Runs each HTTP request's sync code on a thread that earlier requests used, not a new one.
+
+    Django gives every request a thread of its own for its sync code (middleware hooks, sync
+    views, the ORM), so that one request's sync calls never run on two threads at once. It starts
+    that thread on the request's first trip to sync code and, after the response, joins it from yet
+    another new thread, which the request awaits: two thread starts and a join on every request,
+    as much as half of a plain GET's time. Here each request takes an idle single-thread executor
+    (or makes one) and gives it back when it is done: still one thread per request in flight, and
+    no other request's code on it meanwhile. At most KEEP idle ones are kept.
+    """
+
+    KEEP = 64
+
+    def __init__(self, app):
+        self.app = app
+        self.idle: list[ThreadPoolExecutor] = []
+
+    async def __call__(self, scope, receive, send):
+        executor = self.idle.pop() if self.idle else ThreadPoolExecutor(max_workers=1, thread_name_prefix="request")
+        try:
+            async with ThreadSensitiveContext(executor=executor):
+                return await self.app(scope, receive, send)
+        finally:
+            if len(self.idle) < self.KEEP:
+                self.idle.append(executor)
+            else:
+                executor.shutdown(wait=False)
 
 
 class _RecordServerLoop:
@@ -30,7 +100,7 @@ class _RecordServerLoop:
 
 application = ProtocolTypeRouter(
     {
-        "http": _RecordServerLoop(django_application),
+        "http": _RecordServerLoop(_ReuseRequestThreads(django_application)),
         # Sockets need a logged-in session (checked by the consumer) and an Origin in ALLOWED_HOSTS.
         "websocket": AllowedHostsOriginValidator(AuthMiddlewareStack(URLRouter(websocket_urlpatterns))),
     }

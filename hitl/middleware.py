@@ -1,13 +1,17 @@
 import re
 import uuid
+from contextlib import contextmanager
+from contextvars import ContextVar
 
 from asgiref.sync import iscoroutinefunction, markcoroutinefunction
 from django.conf import settings
 from django.contrib.auth import middleware as auth
 from django.contrib.messages import middleware as messages
 from django.contrib.sessions import middleware as sessions
+from django.core.exceptions import MiddlewareNotUsed
 from django.http import JsonResponse
 from django.middleware import common
+from servestatic import middleware as servestatic
 
 from .request_context import request_id
 
@@ -133,3 +137,27 @@ class AuthenticationMiddleware(_BrowserOnly, auth.AuthenticationMiddleware):
 
 class MessageMiddleware(_BrowserOnly, messages.MessageMiddleware):
     pass
+
+
+_static_files_left_out: ContextVar[bool] = ContextVar("static_files_left_out", default=False)
+
+
+@contextmanager
+def static_files_left_out():
+    """Middleware loaded inside this block leaves ServeStatic out (see ServeStaticMiddleware)."""
+    token = _static_files_left_out.set(True)
+    try:
+        yield
+    finally:
+        _static_files_left_out.reset(token)
+
+
+class ServeStaticMiddleware(servestatic.ServeStaticMiddleware):
+    """ServeStatic, left out of the chain that hitl.asgi loads for requests to sync views: it sends
+    every static path through the async chain, and ServeStatic, async only, would otherwise take
+    each of those requests from its thread to the event loop and back."""
+
+    def __init__(self, get_response):
+        if _static_files_left_out.get():
+            raise MiddlewareNotUsed
+        super().__init__(get_response)
