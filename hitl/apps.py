@@ -9,7 +9,7 @@ class HitlConfig(AppConfig):
         from django.core.checks import register
         from django.db.models.signals import post_delete, post_save
 
-        from .checks import route_completion_check
+        from .checks import receipt_keys_check, route_completion_check
         from .models import ActionType, ExpertiseRoute, PolicyRule, RoutingSettings
         from .policy import policy_invalidate
 
@@ -18,3 +18,4 @@ class HitlConfig(AppConfig):
             post_save.connect(policy_invalidate, sender=model, dispatch_uid=f"policy-save-{model.__name__}")
             post_delete.connect(policy_invalidate, sender=model, dispatch_uid=f"policy-delete-{model.__name__}")
         register(route_completion_check)  # every route can be completed: enough reviewers for its approvals
+        register(receipt_keys_check)

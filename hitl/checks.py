@@ -1,9 +1,12 @@
-"""Startup checks of the routing policy in the database (`manage.py check`)."""
+"""Startup checks (`manage.py check`, and every server start): the routing policy in the
+database, and the receipt keys in the settings."""
 
-from django.core.checks import Warning
+from django.core.checks import Error, Warning
+from django.core.exceptions import ImproperlyConfigured
 from django.db import DatabaseError
 
 from .policy import incomplete_routes
+from .receipts import receipt_keys
 
 
 def route_completion_check(app_configs, **kwargs) -> list:
@@ -18,3 +21,12 @@ def route_completion_check(app_configs, **kwargs) -> list:
         Warning(problem, hint="Add reviewers to the group (Django admin, Reviewer groups).", id="hitl.W001")
         for problem in problems
     ]
+
+
+def receipt_keys_check(app_configs, **kwargs) -> list:
+    """A malformed HITL_RECEIPT_KEYS stops the server from starting, not each approval later."""
+    try:
+        receipt_keys()
+    except ImproperlyConfigured as problem:
+        return [Error(str(problem), id="hitl.E001")]
+    return []

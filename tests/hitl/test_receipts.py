@@ -192,9 +192,13 @@ def test_a_rotated_key_signs_while_receipts_of_the_old_one_still_verify(desk, se
         verified(before)
 
 
-def test_a_malformed_key_setting_is_refused_naming_it(settings, db):
-    from django.core.exceptions import ImproperlyConfigured
+def test_a_malformed_key_setting_stops_the_start_naming_it(settings, db):
+    from django.core.management import call_command
+    from django.core.management.base import SystemCheckError
 
     settings.HITL_RECEIPT_KEYS = "k1:tooshort"
-    with pytest.raises(ImproperlyConfigured, match="HITL_RECEIPT_KEYS"):
-        APIClient().get("/api/v1/receipt-keys")
+    with pytest.raises(SystemCheckError, match=r"hitl\.E001.*HITL_RECEIPT_KEYS: 'k1:tooshort'"):
+        call_command("check")
+    settings.HITL_RECEIPT_KEYS = "k1:tooshort,k1:tooshort"
+    with pytest.raises(SystemCheckError, match="HITL_RECEIPT_KEYS"):
+        call_command("check")
