@@ -14,7 +14,7 @@ from audit.models import AuditEvent
 from hitl.errors import Conflict
 from hitl.models import Action
 from hitl.services import action_submit, agent_create
-from reviews.claims import claim_take
+from reviews.claims import claim_release, claim_take
 from reviews.models import Claim, Verdict
 from reviews.services import review_decide
 from tests.factories import ActionTypeFactory, ReviewerGroupFactory, UserFactory
@@ -307,6 +307,7 @@ def test_a_claim_and_another_reviewers_decision_at_once_never_both_succeed(scene
             assert action.status == "pending" and action.version == 1
             assert not Verdict.objects.filter(action=action).exists()
             assert not events(action, "decided").exists()
+            claim_release(reviewer=alice, action_id=action.pk)  # else five won claims reach her WIP cap
 
 
 def test_a_stale_version_is_refused_and_changes_nothing(scene):
