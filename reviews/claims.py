@@ -50,13 +50,21 @@ def _hold(*, reviewer, scope: ReviewerScope, action: Action, event: str, before=
             held=held,
             wip_cap=scope.wip_cap,
         )
-    claim, _ = Claim.objects.update_or_create(
-        action=action, defaults={"holder": reviewer, "claimed_at": now, "expires_at": now + settings.HITL_CLAIM_LEASE}
-    )
+    claim = _lease(reviewer=reviewer, action=action, now=now)
     audit_record(
         event_type=event, actor=reviewer, action=action, before=before, after={"holder": reviewer.get_username()}
     )
     realtime.broadcast_on_commit([action.pk])
+    return claim
+
+
+def _lease(*, reviewer, action: Action, now) -> Claim:
+    """`action`'s claim, given to `reviewer` from `now` in one statement (INSERT … ON CONFLICT
+    UPDATE). Caller holds the lock on `action`."""
+    claim = Claim(action=action, holder=reviewer, claimed_at=now, expires_at=now + settings.HITL_CLAIM_LEASE)
+    Claim.objects.bulk_create(
+        [claim], update_conflicts=True, unique_fields=["action"], update_fields=["holder", "claimed_at", "expires_at"]
+    )
     return claim
 
 
@@ -65,26 +73,30 @@ def check_not_held_by_other(*, action: Action, reviewer) -> None:
     lock on `action`, so the read sees claims committed meanwhile."""
     claim = _held_by_other(action=action, reviewer=reviewer, now=timezone.now())
     if claim is not None:
-        holder = claim.holder.get_username()
-        raise Conflict(
-            f"{holder} is reviewing this action until {claim.expires_at:%H:%M:%S} UTC.",
-            code="claimed_by_other",
-            holder=holder,
-            expires_at=claim.expires_at.isoformat(),
-        )
+        raise _held_conflict(claim)
+
+
+def _held_conflict(claim: Claim) -> Conflict:
+    holder = claim.holder.get_username()
+    return Conflict(
+        f"{holder} is reviewing this action until {claim.expires_at:%H:%M:%S} UTC.",
+        code="claimed_by_other",
+        holder=holder,
+        expires_at=claim.expires_at.isoformat(),
+    )
 
 
 def claim_for_decision(*, reviewer, action: Action) -> None:
     """A decision goes through the claim: refused, naming the holder, while another reviewer holds
     `action`; an unclaimed one is claimed for the decider (audited), which the decision then ends.
     Caller holds the lock on `action`. No WIP cap: the claim lasts as long as the transaction."""
-    check_not_held_by_other(action=action, reviewer=reviewer)
     now = timezone.now()
-    if Claim.objects.filter(action=action, holder=reviewer, expires_at__gt=now).exists():
+    live = Claim.objects.select_related("holder").filter(action=action, expires_at__gt=now).first()
+    if live is not None:
+        if live.holder_id != reviewer.pk:
+            raise _held_conflict(live)
         return
-    Claim.objects.update_or_create(
-        action=action, defaults={"holder": reviewer, "claimed_at": now, "expires_at": now + settings.HITL_CLAIM_LEASE}
-    )
+    _lease(reviewer=reviewer, action=action, now=now)
     audit_record(
         event_type=Type.CLAIMED,
         actor=reviewer,
