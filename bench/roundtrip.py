@@ -8,7 +8,11 @@ and times, in alternating order every round:
   autonomous a submit the policy approves at once;
   sdk        the long-poll round trip through hitl_client (submit with its Idempotency-Key, wait,
              verify the approval's receipt);
-  langgraph  a graph whose node calls interrupt(): invoke until the interrupt, invoke the resume.
+  langgraph  a graph whose node calls interrupt(): invoke until the interrupt, invoke the resume;
+  webhook    a pre-action submit with a callback_url, a reviewer's approval, and the signed webhook
+             reaching a receiver in this process on loopback, sent by a Celery worker (--pool
+             solo) as in production: from the decision's answer (the commit is just before it) to
+             the webhook's arrival. Reported as p50 and p99; not part of the ratios.
 A round trip excludes the reviewer's thinking: with the long-poll it is the submit plus the time from
 sending the decision to the agent's answer. Every request goes over httpx keep-alive connections
 (the SDK's own, for the sdk series).
@@ -22,9 +26,11 @@ import asyncio
 import json
 import random
 import statistics
+import subprocess
 import sys
 import time
 import uuid
+from contextlib import contextmanager
 from pathlib import Path
 from typing import TypedDict
 
@@ -69,8 +75,9 @@ def bodies(rng: random.Random, seq: int) -> tuple[bytes, bytes]:
 class Service:
     """The agent's and the reviewer's keep-alive clients of one server."""
 
-    def __init__(self, port: int, agent_token: str, reviewer_token: str):
+    def __init__(self, port: int, agent_token: str, reviewer_token: str, receiver: "Receiver"):
         base = f"http://127.0.0.1:{port}"
+        self.receiver = receiver
         json_type = {"Content-Type": "application/json"}
         self.agent = httpx.AsyncClient(base_url=base, headers={**json_type, "Authorization": f"Bearer {agent_token}"})
         self.reviewer = httpx.AsyncClient(
@@ -160,10 +167,74 @@ class Service:
             "round trip": (after_submit - started) + (seen - deciding),
         }
 
+    async def webhook(self, body: bytes) -> dict[str, float]:
+        """Submit with a callback_url, approve: the decision's answer to the webhook's arrival."""
+        action_id = await self.submit(self.receiver.addressed(body), "pending")
+        arrived = self.receiver.expect(action_id)
+        await self.decide(action_id)
+        decided = time.perf_counter()
+        return {"delivery": await asyncio.wait_for(arrived, 30) - decided}
+
     async def autonomous(self, body: bytes) -> dict[str, float]:
         started = time.perf_counter()
         await self.submit(body, "approved")
         return {"submit": time.perf_counter() - started}
+
+
+class Receiver:
+    """The agent's callback endpoint, on loopback in this process: notes when each action's webhook
+    arrives (any event) and answers 200."""
+
+    def __init__(self):
+        self.waiting: dict[str, asyncio.Future] = {}
+        self.url = ""
+
+    async def start(self) -> None:
+        self.server = await asyncio.start_server(self._serve, "127.0.0.1", 0)
+        self.url = f"http://127.0.0.1:{self.server.sockets[0].getsockname()[1]}/hitl/callback"
+
+    def addressed(self, body: bytes) -> bytes:
+        return json.dumps({**json.loads(body), "callback_url": self.url}).encode()
+
+    def expect(self, action_id: str) -> asyncio.Future:
+        self.waiting[action_id] = asyncio.get_running_loop().create_future()
+        return self.waiting[action_id]
+
+    async def _serve(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        try:
+            while head := await reader.readuntil(b"\r\n\r\n"):
+                length = next(
+                    int(line.split(b":", 1)[1])
+                    for line in head.split(b"\r\n")
+                    if line.lower().startswith(b"content-length:")
+                )
+                body = await reader.readexactly(length)
+                arrived = time.perf_counter()
+                future = self.waiting.pop(json.loads(body)["action"]["id"], None)
+                if future is not None and not future.done():
+                    future.set_result(arrived)
+                writer.write(b"HTTP/1.1 200 OK\r\nContent-Length: 0\r\n\r\n")
+                await writer.drain()
+        except (asyncio.IncompleteReadError, ConnectionError):
+            pass
+        finally:
+            writer.close()
+
+
+@contextmanager
+def celery_worker(env):
+    """A Celery worker with `env`, as production runs one (solo pool: one task at a time)."""
+    worker = subprocess.Popen(
+        [sys.executable, "-m", "celery", "-A", "hitl", "worker", "--pool", "solo", "--loglevel", "warning"],
+        cwd=ROOT,
+        env=env,
+        start_new_session=True,
+    )
+    try:
+        yield worker
+    finally:
+        worker.terminate()
+        worker.wait(10)
 
 
 def _expect(response: httpx.Response, status: int) -> dict:
@@ -228,6 +299,7 @@ async def measure(service: Service, langgraph: LangGraphGate, rounds: int, warmu
         ("sdk", service.sdk, 0),
         ("autonomous", service.autonomous, 1),
         ("langgraph", langgraph.round_trip, 0),
+        ("webhook", service.webhook, 0),
     ]
     await service.submit(bodies(rng, -1)[1], "pending")  # an agent's first action of a type is reviewed
     timings: dict[str, list[dict]] = {name: [] for name, _, _ in series}
@@ -266,6 +338,12 @@ def report(timings: dict[str, list[dict]], args) -> None:
         low, _, high = statistics.quantiles(ratios, n=4)
         ratio = statistics.median(steps(name, step)) / statistics.median(baseline)
         print(f"{label:46} {ratio:.2f}  (per-round quartiles {low:.2f}–{high:.2f})  goal <= {goal:.1f}")
+    latency = sorted(steps("webhook", "delivery"))
+    p99 = latency[min(len(latency) - 1, round(0.99 * (len(latency) - 1)))]
+    print(
+        f"webhook delivery, decision to receiver: p50 {statistics.median(latency) * 1000:.2f} ms, "
+        f"p99 {p99 * 1000:.2f} ms (Celery worker, loopback)"
+    )
     print(
         f"setup: uvicorn --workers 1, DEBUG off, httpx keep-alive, {args.rounds} rounds after {args.warmup} "
         "warm-up rounds, series in alternating order; LangGraph's PostgresSaver on the same PostgreSQL"
@@ -273,13 +351,16 @@ def report(timings: dict[str, list[dict]], args) -> None:
 
 
 async def run(port: int, agent_token: str, reviewer_token: str, args) -> dict[str, list[dict]]:
-    service = Service(port, agent_token, reviewer_token)
+    receiver = Receiver()
+    await receiver.start()
+    service = Service(port, agent_token, reviewer_token, receiver)
     langgraph = LangGraphGate(args.langgraph_db)
     try:
         return await measure(service, langgraph, args.rounds, args.warmup)
     finally:
         await service.aclose()
         langgraph.close()
+        receiver.server.close()
 
 
 def main():
@@ -290,12 +371,12 @@ def main():
     parser.add_argument("--langgraph-db", default="hitl_bench_langgraph")
     args = parser.parse_args()
 
-    env = server_env(args.db)
+    env = {**server_env(args.db), "HITL_OUTBOUND_ALLOW": "127.0.0.0/8"}  # the receiver is on loopback
     agent_token = prepare(env, args.db)
     reviewer_token = manage(
         env, "create_reviewer", "bench-reviewer", "--password", "bench-review-pw", "--groups", "team"
     ).splitlines()[-1]
-    with serving(env, workers=1) as (_, port):
+    with serving(env, workers=1) as (_, port), celery_worker(env):
         timings = asyncio.run(run(port, agent_token, reviewer_token, args))
     report(timings, args)
 
