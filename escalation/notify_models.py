@@ -7,6 +7,8 @@ from django.core.exceptions import ValidationError
 from django.core.validators import URLValidator, validate_email
 from django.db import models
 
+from hitl.outbound import check_url
+
 __all__ = ["Event", "Channel", "NotificationRoute", "Notification", "email_addresses"]
 
 
@@ -82,6 +84,8 @@ class NotificationRoute(models.Model):
                 problem = "A webhook URL must be an http:// or https:// URL."
         elif self.channel == Channel.INAPP and self.target:
             problem = "In-app toasts go to the group's reviewers: leave the target empty."
+        if problem is None and self.channel in (Channel.SLACK, Channel.WEBHOOK):
+            problem = check_url(self.target)  # refused now, not at the first SLA event (hitl.outbound)
         if problem:
             raise ValidationError({"target": problem})
 

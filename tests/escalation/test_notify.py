@@ -500,6 +500,8 @@ def route_form(**overrides):
         ({"channel": "email", "target": ""}, "Give at least one email address"),
         ({"channel": "inapp", "target": "https://example.com"}, "leave the target empty"),
         ({"reviewer_group": "nobody", "target": "https://hooks.slack.com/x"}, "No reviewer group"),
+        ({"channel": "webhook", "target": "http://10.0.0.1/hook"}, "10.0.0.1 is a private address"),
+        ({"target": "https://169.254.169.254/latest"}, "169.254.169.254 is a cloud metadata address"),
     ],
 )
 def test_admin_refuses_a_route_that_cannot_work(admin_client, form, message):
