@@ -10,13 +10,14 @@ among them), unique-local, multicast, reserved or unspecified. An IPv4 address c
 `post` then connects to the address it checked, never to a second lookup's answer (DNS
 rebinding): the request's URL names that IP, while the Host header and TLS (SNI and the
 certificate's check) keep the host name. It follows no redirect, ignores proxy variables, waits
-CONNECT_TIMEOUT seconds to connect and gives up reading the answer after its timeout
-(HITL_OUTBOUND_TIMEOUT by default), keeping at most MAX_ANSWER_BYTES of it.
+CONNECT_TIMEOUT seconds to connect, and gives up on the whole exchange after its timeout
+(HITL_OUTBOUND_TIMEOUT by default) however slowly the receiver trickles its answer, keeping at
+most MAX_ANSWER_BYTES of it.
 """
 
+import asyncio
 import ipaddress
 import socket
-import time
 from functools import lru_cache
 
 import httpx
@@ -51,22 +52,31 @@ def check_url(url: str) -> str | None:
 def post(url: str, *, body: bytes, headers: dict, timeout: float | None = None) -> httpx.Response:
     """POST `body` to `url` if it passes the guard; the answer, with at most MAX_ANSWER_BYTES of its
     content. Raises Refused, or httpx.HTTPError when the host does not resolve or the exchange fails
-    (the answer's status is the caller's to judge)."""
+    or outlasts the timeout (the answer's status is the caller's to judge). For workers' sync code:
+    it runs its own event loop, so that one deadline bounds the whole exchange."""
     target = _target(url)
     address = _addresses(target)[0]
     total = settings.HITL_OUTBOUND_TIMEOUT if timeout is None else timeout
-    deadline = time.monotonic() + total
+    try:
+        return asyncio.run(asyncio.wait_for(_exchange(target, address, body, headers, total), total))
+    except TimeoutError:
+        raise httpx.TimeoutException(f"No complete answer within {total:g} s.") from None
+
+
+async def _exchange(target: httpx.URL, address: Address, body: bytes, headers: dict, total: float) -> httpx.Response:
     extensions = {"sni_hostname": target.host} if target.scheme == "https" else {}
     request_headers = {**headers, "Host": target.netloc.decode("ascii")}
-    with httpx.Client(
+    async with httpx.AsyncClient(
         timeout=httpx.Timeout(total, connect=min(CONNECT_TIMEOUT, total)), follow_redirects=False, trust_env=False
     ) as client:
         pinned = target.copy_with(host=str(address))
-        with client.stream("POST", pinned, content=body, headers=request_headers, extensions=extensions) as answer:
+        async with client.stream(
+            "POST", pinned, content=body, headers=request_headers, extensions=extensions
+        ) as answer:
             content = b""
-            for chunk in answer.iter_bytes():
+            async for chunk in answer.aiter_bytes():
                 content += chunk
-                if len(content) >= MAX_ANSWER_BYTES or time.monotonic() > deadline:
+                if len(content) >= MAX_ANSWER_BYTES:
                     break
     return httpx.Response(answer.status_code, content=content[:MAX_ANSWER_BYTES], request=httpx.Request("POST", target))
 

@@ -6,6 +6,7 @@ check), and follows no redirect."""
 import socket
 import ssl
 import threading
+import time
 from datetime import UTC, datetime, timedelta
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
@@ -132,6 +133,31 @@ def test_no_redirect_is_followed():
     finally:
         recorder.close()
     assert answer.status_code == 302 and len(recorder.hosts) == 1
+
+
+def test_a_receiver_trickling_its_answer_is_cut_off_at_the_timeout():
+    """Each read gets a byte in time, so only a deadline over the whole exchange stops it."""
+    listener = socket.create_server(("127.0.0.1", 0))
+    stop = threading.Event()
+
+    def trickle():
+        connection, _ = listener.accept()
+        with connection:
+            connection.recv(65536)
+            for byte in b"HTTP/1.1 200 OK\r\nX-Slow: " + b"x" * 1000:
+                if stop.wait(0.1):
+                    return
+                connection.sendall(bytes([byte]))
+
+    threading.Thread(target=trickle, daemon=True).start()
+    started = time.monotonic()
+    try:
+        with pytest.raises(httpx.TimeoutException, match="No complete answer within 1 s"):
+            outbound.post(f"http://127.0.0.1:{listener.getsockname()[1]}/hook", body=b"{}", headers={}, timeout=1)
+    finally:
+        stop.set()
+        listener.close()
+    assert time.monotonic() - started < 2
 
 
 def test_a_bad_allow_list_entry_is_named():
