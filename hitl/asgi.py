@@ -66,7 +66,9 @@ class _ReuseRequestThreads:
     another new thread, which the request awaits: two thread starts and a join on every request,
     as much as half of a plain GET's time. Here each request takes an idle single-thread executor
     (or makes one) and gives it back when it is done: still one thread per request in flight, and
-    no other request's code on it meanwhile. At most KEEP idle ones are kept.
+    no other request's code on it meanwhile. At most KEEP idle ones are kept. A request that ends
+    in an exception or is cancelled (its client went away) may leave sync code running on its
+    thread, so that executor is never given to another request.
     """
 
     KEEP = 64
@@ -79,12 +81,15 @@ class _ReuseRequestThreads:
         executor = self.idle.pop() if self.idle else ThreadPoolExecutor(max_workers=1, thread_name_prefix="request")
         try:
             async with ThreadSensitiveContext(executor=executor):
-                return await self.app(scope, receive, send)
-        finally:
-            if len(self.idle) < self.KEEP:
-                self.idle.append(executor)
-            else:
-                executor.shutdown(wait=False)
+                result = await self.app(scope, receive, send)
+        except BaseException:
+            executor.shutdown(wait=False)
+            raise
+        if len(self.idle) < self.KEEP:
+            self.idle.append(executor)
+        else:
+            executor.shutdown(wait=False)
+        return result
 
 
 class _RecordServerLoop:
