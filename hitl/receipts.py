@@ -6,7 +6,8 @@ A receipt is a JWS in compact serialization (RFC 7515) with EdDSA over Ed25519 (
 claims are canonical JSON (hitl.payloads.canonical_json):
 
     header = {"alg": "EdDSA", "kid": <key id>, "typ": "hitl-receipt+jws"}
-    claims = {"v": 1, "action_id", "agent", "payload_sha256" (of final_payload's canonical JSON),
+    claims = {"v": 1, "action_id", "agent", "action_type": <the action type's key>,
+              "payload_sha256" (of final_payload's canonical JSON),
               "decision": "approved" | "modified", "approvers": [usernames, in approval order;
               [] when the policy approved it], "route", "iat": unix seconds of the approval}
 
@@ -95,7 +96,9 @@ def key_generate() -> str:
     return f"k{secrets.token_hex(4)}:{b64url(secrets.token_bytes(32))}"
 
 
-def sign(*, action_id, agent: str, final_payload, decision: str, approvers: list[str], route: str, at) -> str:
+def sign(
+    *, action_id, agent: str, action_type: str, final_payload, decision: str, approvers: list[str], route: str, at
+) -> str:
     """The receipt (a JWS string) of an approval, signed with the newest key."""
     key = receipt_keys()[0]
     header = {"alg": "EdDSA", "kid": key.kid, "typ": TYPE}
@@ -103,6 +106,7 @@ def sign(*, action_id, agent: str, final_payload, decision: str, approvers: list
         "v": 1,
         "action_id": str(action_id),
         "agent": agent,
+        "action_type": action_type,
         "payload_sha256": payload_digest(final_payload),
         "decision": decision,
         "approvers": list(approvers),

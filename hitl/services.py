@@ -178,6 +178,7 @@ def action_prepare(
         action.receipt = receipts.sign(  # approved by policy: no approvers
             action_id=action.id,
             agent=agent.name,
+            action_type=action_type.key,
             final_payload=payload,
             decision=Decision.APPROVED,
             approvers=[],

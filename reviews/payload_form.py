@@ -13,6 +13,8 @@ from typing import Any
 import jsonpatch
 from jsonpointer import JsonPointer, JsonPointerException
 
+from hitl import jsonb
+
 ROOT = "payload"
 SCALARS = {"string", "number", "integer"}
 COMPOSITE = {"oneOf", "anyOf", "allOf", "not", "$ref", "if", "patternProperties"}
@@ -124,7 +126,9 @@ def from_form(schema: dict | None, data, base) -> tuple[Any, dict[str, str]]:
     if data.get("payload_mode") != "json":
         return parse(schema, data, base)
     try:
-        payload = json.loads(data.get("payload_json", ""))
+        payload = jsonb.loads(data.get("payload_json", ""))
+    except jsonb.Refused as refused:
+        return base, {"payload_json": f"The edited JSON cannot be stored: {refused}"}
     except json.JSONDecodeError as exc:
         where = f"line {exc.lineno}, column {exc.colno}"
         return base, {"payload_json": f"The edited JSON is not valid: {exc.msg} ({where})."}
@@ -196,7 +200,10 @@ def _parse(schema, data, base, name, errors, *, root=False, required=False):
         if not raw.strip():
             return MISSING
         try:
-            return json.loads(raw)
+            return jsonb.loads(raw)
+        except jsonb.Refused as refused:
+            errors[_path(name)] = f"Cannot be stored: {refused}"
+            return base
         except json.JSONDecodeError as exc:
             errors[_path(name)] = f"Not valid JSON: {exc.msg} (line {exc.lineno}, column {exc.colno})."
             return base
@@ -219,10 +226,8 @@ def _scalar(kind: str, raw: str):
         if kind == "integer":
             return MISSING
         try:
-            number = float(raw)
+            number = jsonb.number(raw.strip())  # as the database will give it back: 1e16 is 10000000000000000
         except ValueError:
-            return MISSING
-        if number != number or number in (float("inf"), float("-inf")):
             return MISSING
     return number
 

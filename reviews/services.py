@@ -190,6 +190,7 @@ def _decide(action: Action, reviewer, last: Verdict, approvals: selectors.Approv
         else receipts.sign(
             action_id=action.pk,
             agent=action.agent.name,
+            action_type=action.action_type.key,
             final_payload=final_payload,
             decision=outcome,
             approvers=approvers,

@@ -65,9 +65,10 @@ After running an approved action, report `POST /api/v1/actions/{{id}}/outcome`.
 approved: a JWS in compact serialization (RFC 7515), `header.claims.signature`, each part \
 base64url without padding, signed with EdDSA over Ed25519 (RFC 8037). The header is \
 `{{"alg": "EdDSA", "kid": <key id>, "typ": "hitl-receipt+jws"}}`; the claims are `v` (1), \
-`action_id`, `agent` (its name), `payload_sha256` (the hex SHA-256 of `final_payload` as canonical \
-JSON: keys sorted, no spaces, UTF-8), `decision` (`approved` or `modified`), `approvers` (the \
-reviewers' usernames in the order they approved; empty when the policy approved it), `route` and \
+`action_id`, `agent` (its name), `action_type` (the action type's key), `payload_sha256` (the hex \
+SHA-256 of `final_payload` as canonical JSON: keys sorted, no spaces, UTF-8), `decision` (`approved` \
+or `modified`), `approvers` (the reviewers' usernames in the order they approved; empty when the \
+policy approved it), `route` and \
 `iat` (the approval's Unix time). Before running a tool, check the signature over \
 `header.claims` with the key of `GET /api/v1/receipt-keys` whose `kid` the header names (fetch \
 again once on an unknown `kid`: keys rotate, and old ones stay published), then that `action_id` \
@@ -197,6 +198,7 @@ def _receipt(example: dict, *, payload=None, decision="approved", approvers=()) 
         "v": 1,
         "action_id": example["id"],
         "agent": "support-bot",
+        "action_type": example["body"]["action_type"],
         "payload_sha256": payload_digest(example["body"]["payload"] if payload is None else payload),
         "decision": decision,
         "approvers": list(approvers),

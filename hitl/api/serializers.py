@@ -291,9 +291,9 @@ class ActionOut(serializers.Serializer):
     receipt = serializers.CharField(
         allow_null=True,
         help_text="Once approved, the service's signed approval receipt: a JWS (compact serialization, EdDSA over "
-        "Ed25519) whose claims bind the action id, the agent, the SHA-256 of the canonical `final_payload`, the "
-        "decision, the approvers and the time. Verify it with the public keys of `GET /api/v1/receipt-keys` "
-        "before running the tool. Null unless approved.",
+        "Ed25519) whose claims bind the action id, the agent, the action type, the SHA-256 of the canonical "
+        "`final_payload`, the decision, the approvers and the time. Verify it with the public keys of "
+        "`GET /api/v1/receipt-keys` before running the tool. Null unless approved.",
     )
     outcome = OutcomeOut(allow_null=True, help_text="Null until you report one.")
     compensation = CompensationOut(

@@ -5,6 +5,7 @@ longer verifies once its claims or the payload change."""
 import base64
 import hashlib
 import json
+import math
 
 import pytest
 from cryptography.exceptions import InvalidSignature
@@ -14,7 +15,7 @@ from rest_framework.test import APIClient
 
 from hitl.models import Action
 from hitl.services import agent_create, token_issue
-from tests.conftest import bearer_client, submit_body
+from tests.conftest import bearer_client, page_form, submit_body
 from tests.factories import ActionTypeFactory, ReviewerGroupFactory, UserFactory
 
 
@@ -91,6 +92,7 @@ def test_approved_by_policy_autonomous_and_post_action_carry_a_receipt_without_a
             "v": 1,
             "action_id": answer["id"],
             "agent": "support-bot",
+            "action_type": "tag_ticket",
             "payload_sha256": sha256({"tag": "urgent"}),
             "decision": "approved",
             "approvers": [],
@@ -114,6 +116,7 @@ def test_a_reviewers_approval_names_them_and_a_modification_binds_the_edited_pay
     approved = decide(reviewers["tina"], submit(api), decision="approve")
     claims = verified(approved["receipt"])
     assert (claims["decision"], claims["approvers"], claims["route"]) == ("approved", ["tina"], "pre_action")
+    assert claims["action_type"] == submit_body()["action_type"]  # a receipt is not reusable for another tool
     assert claims["payload_sha256"] == sha256(submit_body()["payload"])
 
     edited = {"to": "jane@example.com", "subject": "Your refund for order 881", "body": "It is on its way."}
@@ -202,3 +205,87 @@ def test_a_malformed_key_setting_stops_the_start_naming_it(settings, db):
     settings.HITL_RECEIPT_KEYS = "k1:tooshort,k1:tooshort"
     with pytest.raises(SystemCheckError, match="HITL_RECEIPT_KEYS"):
         call_command("check")
+
+
+# Numbers as the agent or reviewer wrote them, and as PostgreSQL's jsonb gives them back.
+HUGE = 123456789012345678901234567890
+NUMBERS = f'{{"tag": "urgent", "big": 1e16, "zero": -0.0, "small": 1.5e-7, "one": 1.0, "huge": {HUGE}}}'
+STORED = {"tag": "urgent", "big": 10**16, "zero": 0.0, "small": 1.5e-7, "one": 1.0, "huge": HUGE}
+
+
+def served(api, action_id) -> dict:
+    """The action as GET answers it, its receipt checked against the final_payload it serves."""
+    answer = api.get(f"/api/v1/actions/{action_id}").json()
+    assert answer["status"] == "approved"
+    assert verified(answer["receipt"])["payload_sha256"] == sha256(answer["final_payload"])
+    return answer
+
+
+def assert_stored_as_jsonb_keeps_it(payload):
+    assert payload == STORED
+    assert [type(payload[key]) for key in ("big", "zero", "one", "huge")] == [int, float, float, int]
+    assert math.copysign(1, payload["zero"]) == 1  # jsonb has no negative zero
+
+
+def raw_post(api, url, body: str):
+    return api.post(url, body, content_type="application/json")
+
+
+def test_a_receipt_verifies_against_the_payload_served_whatever_numbers_were_submitted(desk):
+    api, _ = desk
+    submit(api, **TAG, confidence=0.99)  # the agent's first tag_ticket waits; the next ones do not
+    for confidence, route in ((0.99, "autonomous"), (0.65, "post_action")):
+        body = json.dumps({**submit_body(**TAG, confidence=confidence), "payload": "@"}).replace('"@"', NUMBERS)
+        answer = raw_post(api, "/api/v1/actions", body)
+        assert answer.status_code == 201, answer.content
+        got = served(api, answer.json()["id"])
+        assert got["route"]["pattern"] == route
+        assert got["final_payload"] == answer.json()["final_payload"]
+        assert_stored_as_jsonb_keeps_it(got["final_payload"])
+
+
+def test_a_reviewers_edit_with_such_numbers_verifies_through_the_api_and_the_page(desk, client):
+    api, reviewers = desk
+    edited = raw_post(
+        reviewers["tina"],
+        f"/api/v1/actions/{submit(api, **TAG, confidence=0.99)['id']}/decision",  # novel: waits
+        f'{{"decision": "modify", "payload": {NUMBERS}}}',
+    )
+    assert edited.status_code == 200, edited.content
+    assert_stored_as_jsonb_keeps_it(served(api, edited.json()["id"])["final_payload"])
+
+    action = Action.objects.get(pk=submit(api, **TAG, confidence=0.3)["id"])  # low confidence: waits
+    assert (action.status, action.reviewer_group) == ("pending", "lead")
+    client.force_login(UserFactory(username="leo"))
+    page = {**page_form(action), "decision": "modify", "payload_mode": "json", "payload_json": NUMBERS}
+    assert client.post(f"/reviews/{action.pk}/decide", page).status_code == 302
+    assert_stored_as_jsonb_keeps_it(served(api, action.pk)["final_payload"])
+
+    ActionTypeFactory(key="refund", irreversible=True, payload_schema={"type": "object", "properties": {
+        "amount": {"type": "number"}}})  # fmt: skip
+    action = Action.objects.get(pk=submit(api, action_type="refund", payload={"amount": 40}, entity={})["id"])
+    form = {**page_form(action), "decision": "modify", "payload/amount": "1e16"}
+    assert client.post(f"/reviews/{action.pk}/decide", form).status_code == 302
+    assert served(api, action.pk)["final_payload"] == {"amount": 10**16}
+
+
+def test_nan_infinity_and_numbers_jsonb_cannot_hold_are_refused_naming_the_field(desk):
+    api, reviewers = desk
+    body = json.dumps(submit_body(payload={"tag": "@"}, entity={}))
+    for literal, problem in (
+        ("NaN", "NaN is not a number JSON allows."),
+        ("-Infinity", "-Infinity is not a number JSON allows."),
+        ("1e-99999", "1e-99999 is too large or too precise to store."),
+        ("1e99999", "1e99999 is too large or too precise to store."),
+        ("9" * 5000, "999999999999…99999999 is too large or too precise to store."),
+    ):
+        refused = raw_post(api, "/api/v1/actions", body.replace('"@"', f"[1, {literal}]"))
+        assert refused.status_code == 400, refused.content
+        assert refused.json()["fields"] == {"payload": [f"$.tag[1]: {problem}"]}
+    assert not Action.objects.exists()
+    action = submit(api)
+    refused = raw_post(reviewers["tina"], f"/api/v1/actions/{action['id']}/decision",
+                       '{"decision": "modify", "payload": {"amount": NaN}}')  # fmt: skip
+    assert refused.status_code == 400 and refused.json()["fields"] == {
+        "payload": ["$.amount: NaN is not a number JSON allows."]
+    }
