@@ -19,4 +19,4 @@ class EscalationConfig(AppConfig):
         # A cache, not a business rule: this process sees its own tier edits at once.
         post_save.connect(policy_invalidate, sender=TierPolicy, dispatch_uid="policy-save-TierPolicy")
         post_delete.connect(policy_invalidate, sender=TierPolicy, dispatch_uid="policy-delete-TierPolicy")
-        register(pager_url_check)  # HITL_PAGER_URL must be https outside DEBUG
+        register(pager_url_check)  # HITL_PAGER_URL must be https outside DEBUG, and not private
