@@ -158,7 +158,9 @@ class Service:
         decision = await waiting
         if not decision.approved:
             raise SystemExit(f"the SDK saw {decision.status} after the approval")
-        await self.sdk_agent.check_receipt(decision)
+        await self.sdk_agent.check_receipt(
+            decision, action_type=json.loads(body)["action_type"], action_id=submitted.action_id
+        )
         seen = time.perf_counter()
         return {
             "submit": after_submit - started,

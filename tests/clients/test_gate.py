@@ -8,7 +8,7 @@ from datetime import timedelta
 
 import pytest
 from django.utils import timezone
-from hitl_client import ActionRejected, AsyncClient, Client, DecisionTimeout, HitlUnavailable
+from hitl_client import ActionRejected, AlreadyRan, AsyncClient, Client, DecisionTimeout, HitlUnavailable
 
 from escalation.services import escalation_sweep
 from hitl.models import Action
@@ -82,11 +82,27 @@ def test_an_action_nobody_decides_expires_and_the_call_raises_without_running(hi
     assert tool.calls == []
 
 
-def test_a_call_still_pending_at_its_timeout_raises_and_never_runs(hitl):
+def test_a_call_still_pending_at_its_timeout_raises_is_cancelled_and_never_runs(hitl, reviewer):
     tool = Tool()
     with pytest.raises(DecisionTimeout):
         hitl.gate("send_email", timeout=1, **SUMMARY)(tool)(to="jane@example.com", subject="Your refund")
-    assert tool.calls == [] and Action.objects.get().status == "pending"
+    action = Action.objects.get()
+    assert tool.calls == [] and action.status == "cancelled"
+    assert reviewer.decide(action.id, decision="approve").status_code == 409  # a late approval cannot land
+
+
+def test_an_async_call_still_pending_at_its_timeout_is_cancelled(server_url, agent_and_token, email_type):
+    calls = []
+
+    async def agent():
+        async with AsyncClient(server_url, agent_and_token[1], **FAST) as client:
+            await client.gate("send_email", timeout=1, **SUMMARY)(lambda to, subject: calls.append(to))(
+                to="jane@example.com", subject="Hi"
+            )
+
+    with pytest.raises(DecisionTimeout):
+        asyncio.run(agent())
+    assert calls == [] and Action.objects.get().status == "cancelled"
 
 
 def test_with_the_service_down_the_call_raises_after_its_retries_and_never_runs(db):
@@ -120,6 +136,9 @@ def test_a_parked_call_is_submitted_once_and_resumed_later_by_its_id(hitl, revie
     # ... the agent restarts; it kept only the id ...
     assert gated.resume(parked.action_id) == "sent to jane@example.com: Your refund"
     assert len(tool.calls) == 1 and Action.objects.get().outcome == "executed"
+    with pytest.raises(AlreadyRan):  # a restarted agent calling again with the same key: not a second email
+        gated(to="jane@example.com", subject="Your refund")
+    assert len(tool.calls) == 1 and Action.objects.count() == 1
 
 
 def test_an_async_tool_is_gated_by_the_async_client(server_url, agent_and_token, email_type, reviewer):
@@ -137,3 +156,16 @@ def test_an_async_tool_is_gated_by_the_async_client(server_url, agent_and_token,
     assert asyncio.run(agent()) == "sent"
     assert calls == [("jane@example.com", "Hello")]
     assert Action.objects.get().outcome == "executed"
+
+
+def test_a_resumed_action_runs_once_and_a_second_resume_refuses_to_run_it_again(hitl, reviewer):
+    tool = Tool()
+    gated = hitl.gate("send_email", **SUMMARY)(tool)
+    parked = gated.submit(to="jane@example.com", subject="Your refund")
+    assert reviewer.decide(parked.action_id, decision="approve").status_code == 200
+    assert gated.resume(parked.action_id) == "sent to jane@example.com: Your refund"
+    # ... the agent restarts before it forgot the id, and resumes it again ...
+    with pytest.raises(AlreadyRan, match="'executed'") as raised:
+        gated.resume(parked.action_id)
+    assert raised.value.action_id == parked.action_id and raised.value.outcome == "executed"
+    assert len(tool.calls) == 1 and Action.objects.get().outcome == "executed"

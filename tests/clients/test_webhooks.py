@@ -4,6 +4,7 @@ malformed header is refused; both secrets of a rotation verify."""
 import hashlib
 import hmac
 import json
+import threading
 import time
 import uuid
 
@@ -99,3 +100,29 @@ def test_a_delivery_header_that_disagrees_with_the_body_is_refused():
     with pytest.raises(WebhookInvalid, match="Hitl-Delivery"):
         verify_webhook(SECRET, headers, body, seen=set())
     assert json.loads(body)["id"] != headers["Hitl-Delivery"]
+
+
+def race(seen, headers, body) -> list:
+    """Two threads verify the same delivery at the same moment: what each got."""
+    start, results = threading.Barrier(2), []
+
+    def receive():
+        start.wait()
+        try:
+            results.append(verify_webhook(SECRET, headers, body, seen=seen)["id"])
+        except WebhookReplayed:
+            results.append("replayed")
+
+    threads = [threading.Thread(target=receive) for _ in range(2)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    return results
+
+
+@pytest.mark.parametrize("make_store", [SeenDeliveries, set])
+def test_two_threads_verifying_the_same_delivery_at_once_let_exactly_one_through(make_store):
+    for _ in range(50):
+        headers, body = delivery(SECRET)
+        assert sorted(race(make_store(), headers, body)) == sorted([headers["Hitl-Delivery"], "replayed"])

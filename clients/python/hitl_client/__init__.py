@@ -10,6 +10,7 @@ from .async_client import AsyncClient  # noqa: E402
 from .client import Client  # noqa: E402
 from .errors import (  # noqa: E402
     ActionRejected,
+    AlreadyRan,
     ApiError,
     Conflict,
     DecisionTimeout,
@@ -31,6 +32,7 @@ from .webhooks import SeenDeliveries, WebhookReplayed, verify_webhook  # noqa: E
 
 __all__ = [
     "ActionRejected",
+    "AlreadyRan",
     "ApiError",
     "AsyncClient",
     "AsyncGatedTool",

@@ -96,15 +96,17 @@ class AsyncClient(ClientBase):
 
     async def receipt_keys(self, *, refresh: bool = False) -> dict[str, Any]:
         """See Client.receipt_keys."""
-        if refresh or not self._jwks["keys"]:
+        if not self._pinned and (refresh or not self._jwks["keys"]):
             self._jwks = await self._call("GET", RECEIPT_KEYS)
         return self._jwks
 
-    async def check_receipt(self, decision: Decision) -> dict[str, Any]:
+    async def check_receipt(
+        self, decision: Decision, *, action_type: str, action_id: str | None = None
+    ) -> dict[str, Any]:
         """See Client.check_receipt."""
         if not self._knows_key(decision.receipt):
             await self.receipt_keys(refresh=True)
-        return self._verify(decision)
+        return self._verify(decision, action_type, action_id)
 
     def gate(
         self, action_type: str, *, timeout: float | None = None, **fields: Any

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import uuid
+from collections.abc import Mapping
 from typing import Any, NotRequired, Required, TypedDict
 
 import httpx
@@ -43,11 +44,13 @@ class ClientSettings(TypedDict, total=False):
     backoff_cap: float
     retry_after_cap: float
     long_poll: int
+    receipt_keys: Mapping[str, Any]
 
 
 class ClientBase:
     """Settings of a client. `timeout` bounds each request (a long-poll gets its wait on top);
-    `max_retries`, `backoff_base` and `backoff_cap` shape the retries (see RetryPolicy)."""
+    `max_retries`, `backoff_base` and `backoff_cap` shape the retries (see RetryPolicy).
+    `receipt_keys` pins the keys that verify receipts (a JWKS): only those are used, none fetched."""
 
     def __init__(
         self,
@@ -60,6 +63,7 @@ class ClientBase:
         backoff_cap: float = 10.0,
         retry_after_cap: float = 60.0,
         long_poll: int = 60,
+        receipt_keys: Mapping[str, Any] | None = None,
     ):
         self.base_url = base_url.rstrip("/")
         self.timeout = timeout
@@ -73,17 +77,28 @@ class ClientBase:
             "User-Agent": f"hitl-client/{__version__}",
         }
         self._jwks: dict[str, Any] = {"keys": []}
+        self._pinned = receipt_keys is not None
+        if receipt_keys is not None:
+            if not isinstance(receipt_keys.get("keys"), list) or not receipt_keys["keys"]:
+                raise ValueError('receipt_keys must be a JWKS: {"keys": [<at least one key>]}.')
+            self._jwks = {"keys": list(receipt_keys["keys"])}
 
     def _timeout(self, wait: int = 0) -> httpx.Timeout:
         return httpx.Timeout(self.timeout, read=self.timeout + wait)
 
-    def _verify(self, decision: Decision) -> dict[str, Any]:
-        return verify_receipt(decision.receipt, action_id=decision.action_id, payload=decision.final_payload,
-                              jwks=self._jwks)  # fmt: skip
+    def _verify(self, decision: Decision, action_type: str, action_id: str | None) -> dict[str, Any]:
+        """The receipt's claims, bound to `action_id` (default the decision's own) and `action_type`."""
+        action_id = decision.action_id if action_id is None else str(action_id)
+        if decision.action_id != action_id:
+            raise ReceiptInvalid(f"The service answered for action {decision.action_id}, not {action_id}.")
+        return verify_receipt(decision.receipt, action_id=action_id, action_type=action_type,
+                              payload=decision.final_payload, jwks=self._jwks)  # fmt: skip
 
     def _knows_key(self, receipt: str | None) -> bool:
-        """Whether the cached keys hold the receipt's kid (True for a receipt with no readable kid:
-        fetching keys would not help it, and verification refuses it)."""
+        """Whether a fetch of the keys is pointless: pinned keys, a cached kid, or a receipt with no
+        readable kid (verification refuses it)."""
+        if self._pinned:
+            return True
         try:
             return receipt_header(receipt or "").get("kid") in jwks_kids(self._jwks)
         except ReceiptInvalid:

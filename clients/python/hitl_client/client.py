@@ -111,17 +111,19 @@ class Client(ClientBase):
         )  # fmt: skip
 
     def receipt_keys(self, *, refresh: bool = False) -> dict[str, Any]:
-        """The service's receipt keys (a JWKS), fetched once and cached."""
-        if refresh or not self._jwks["keys"]:
+        """The keys that verify receipts (a JWKS): the pinned ones if given, else the service's,
+        fetched once and cached."""
+        if not self._pinned and (refresh or not self._jwks["keys"]):
             self._jwks = self._call("GET", RECEIPT_KEYS)
         return self._jwks
 
-    def check_receipt(self, decision: Decision) -> dict[str, Any]:
-        """Verify an approval's receipt against the action and its final_payload; returns the
-        claims or raises ReceiptInvalid. Keys are fetched once, and again once for an unknown kid."""
+    def check_receipt(self, decision: Decision, *, action_type: str, action_id: str | None = None) -> dict[str, Any]:
+        """Verify an approval's receipt against `action_type`, `action_id` (default the decision's)
+        and its final_payload; returns the claims or raises ReceiptInvalid. Unless pinned, keys are
+        fetched once, and again once for an unknown kid."""
         if not self._knows_key(decision.receipt):
             self.receipt_keys(refresh=True)
-        return self._verify(decision)
+        return self._verify(decision, action_type, action_id)
 
     def gate(
         self, action_type: str, *, timeout: float | None = None, **fields: Any
@@ -165,5 +167,5 @@ class Client(ClientBase):
 def reported(decision: Decision, outcome: str) -> bool:
     """Whether `outcome` is already recorded on the action."""
     if outcome in ("executed", "failed"):
-        return (decision.raw.get("outcome") or {}).get("outcome") == outcome
+        return decision.outcome == outcome
     return (decision.compensation or {}).get("status") == outcome

@@ -72,7 +72,8 @@ ERRORS_BY_STATUS: dict[int, type[ApiError]] = {
 
 
 class DecisionTimeout(HitlError):
-    """The action was still pending when the caller's timeout passed. The tool did not run."""
+    """The action was still pending when the caller's timeout passed. The tool did not run (a
+    gated tool also cancels the action, best effort, so that a late approval cannot stay open)."""
 
     def __init__(self, action_id: str, timeout: float):
         super().__init__(f"Action {action_id} was still pending after {timeout:g} s.")
@@ -89,6 +90,18 @@ class ActionRejected(HitlError):
         self.status = status
         self.comment = comment
         self.reason = reason
+
+
+class AlreadyRan(HitlError):
+    """The action already ran (an outcome is reported) or was flagged for compensation: the gate
+    does not run it again. The tool did not run."""
+
+    def __init__(self, *, action_id: str, outcome: str | None, compensation: dict[str, Any] | None):
+        said = f"outcome {outcome!r} reported" if outcome else f"compensation {(compensation or {}).get('status')!r}"
+        super().__init__(f"Action {action_id} already ran ({said}): not running it again.")
+        self.action_id = action_id
+        self.outcome = outcome
+        self.compensation = compensation
 
 
 class ReceiptInvalid(HitlError):

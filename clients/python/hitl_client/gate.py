@@ -9,7 +9,7 @@ import logging
 from collections.abc import Awaitable, Callable
 from typing import TYPE_CHECKING, Any, Generic, ParamSpec, TypeVar, cast
 
-from .errors import ActionRejected, HitlError
+from .errors import ActionRejected, AlreadyRan, DecisionTimeout, HitlError
 from .models import Decision, Outcome
 
 if TYPE_CHECKING:
@@ -56,7 +56,10 @@ class _Gate(Generic[P, R]):
 
     @staticmethod
     def runnable(decision: Decision) -> dict[str, Any]:
-        """The payload to run, or ActionRejected when the decision does not approve."""
+        """The payload to run; AlreadyRan when it ran (or was flagged) before, ActionRejected when
+        the decision does not approve."""
+        if decision.outcome or decision.compensation:
+            raise AlreadyRan(action_id=decision.action_id, outcome=decision.outcome, compensation=decision.compensation)
         if not decision.approved or not isinstance(decision.final_payload, dict):
             raise ActionRejected(
                 action_id=decision.action_id, status=decision.status, comment=decision.comment, reason=decision.reason
@@ -74,7 +77,10 @@ class GatedTool(_Gate[P, R]):
     - approved (or modified): verifies the receipt, runs the tool with final_payload (the reviewer's
       edit), reports "executed" (or "failed", re-raising the tool's exception), returns its result;
     - rejected, expired or cancelled: raises ActionRejected; the tool does not run;
-    - no decision (service unreachable, `timeout` passed) or a bad receipt: raises; the tool does not run.
+    - `timeout` passed: cancels the action (best effort) and raises DecisionTimeout;
+    - already run or flagged (an outcome or a compensation on the action): raises AlreadyRan;
+    - service unreachable or a bad receipt (not signed by a known key, or for another action, action
+      type or payload): raises. In each of these cases the tool does not run.
 
     For agents that park: `tool.submit(...)` returns the pending Decision at once; later
     `tool.resume(action_id)` waits for it and proceeds as a call would.
@@ -87,7 +93,8 @@ class GatedTool(_Gate[P, R]):
         self.client = client
 
     def __call__(self, *args: P.args, **kwargs: P.kwargs) -> R:
-        return self._run(self.client.request_approval(timeout=self.timeout, **self.submit_fields(args, kwargs)))
+        submitted = self.client.submit(**self.submit_fields(args, kwargs))
+        return self._proceed(submitted.action_id, submitted if not submitted.pending else None, self.timeout)
 
     def submit(self, *args: P.args, **kwargs: P.kwargs) -> Decision:
         """Submit the call without waiting; keep the returned action_id to resume it."""
@@ -95,11 +102,24 @@ class GatedTool(_Gate[P, R]):
 
     def resume(self, action_id: str, *, timeout: float | None = None) -> R:
         """Wait for a parked action's decision (up to `timeout`, default the gate's) and run it if approved."""
-        return self._run(self.client.wait(action_id, timeout=self.timeout if timeout is None else timeout))
+        return self._proceed(str(action_id), None, self.timeout if timeout is None else timeout)
 
-    def _run(self, decision: Decision) -> R:
+    def _proceed(self, action_id: str, decision: Decision | None, timeout: float | None) -> R:
+        """Wait for the decision of `action_id` unless given; on a timeout, withdraw the action."""
+        if decision is None:
+            try:
+                decision = self.client.wait(action_id, timeout=timeout)
+            except DecisionTimeout:
+                try:
+                    self.client.cancel(action_id)
+                except HitlError:
+                    logger.warning("Could not cancel action %s after its timeout", action_id, exc_info=True)
+                raise
+        return self._run(action_id, decision)
+
+    def _run(self, action_id: str, decision: Decision) -> R:
         payload = self.runnable(decision)
-        self.client.check_receipt(decision)
+        self.client.check_receipt(decision, action_type=self.action_type, action_id=action_id)
         try:
             result: R = self.fn(**payload)
         except Exception as exc:
@@ -123,8 +143,8 @@ class AsyncGatedTool(_Gate[P, R]):
         self.client = client
 
     async def __call__(self, *args: P.args, **kwargs: P.kwargs) -> R:
-        decision = await self.client.request_approval(timeout=self.timeout, **self.submit_fields(args, kwargs))
-        return await self._run(decision)
+        submitted = await self.client.submit(**self.submit_fields(args, kwargs))
+        return await self._proceed(submitted.action_id, submitted if not submitted.pending else None, self.timeout)
 
     async def submit(self, *args: P.args, **kwargs: P.kwargs) -> Decision:
         """Submit the call without waiting; keep the returned action_id to resume it."""
@@ -132,11 +152,24 @@ class AsyncGatedTool(_Gate[P, R]):
 
     async def resume(self, action_id: str, *, timeout: float | None = None) -> R:
         """Wait for a parked action's decision (up to `timeout`, default the gate's) and run it if approved."""
-        return await self._run(await self.client.wait(action_id, timeout=self.timeout if timeout is None else timeout))
+        return await self._proceed(str(action_id), None, self.timeout if timeout is None else timeout)
 
-    async def _run(self, decision: Decision) -> R:
+    async def _proceed(self, action_id: str, decision: Decision | None, timeout: float | None) -> R:
+        """See GatedTool._proceed."""
+        if decision is None:
+            try:
+                decision = await self.client.wait(action_id, timeout=timeout)
+            except DecisionTimeout:
+                try:
+                    await self.client.cancel(action_id)
+                except HitlError:
+                    logger.warning("Could not cancel action %s after its timeout", action_id, exc_info=True)
+                raise
+        return await self._run(action_id, decision)
+
+    async def _run(self, action_id: str, decision: Decision) -> R:
         payload = self.runnable(decision)
-        await self.client.check_receipt(decision)
+        await self.client.check_receipt(decision, action_type=self.action_type, action_id=action_id)
         try:
             result = self.fn(**payload)
             if inspect.isawaitable(result):

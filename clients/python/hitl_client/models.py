@@ -40,6 +40,11 @@ class Decision:
         return self.status == PENDING
 
     @property
+    def outcome(self) -> str | None:
+        """The outcome the agent reported ("executed", "failed"), None before any."""
+        return (self.raw.get("outcome") or {}).get("outcome") or None
+
+    @property
     def compensation_requested(self) -> bool:
         """A post-action reviewer flagged what ran: undo it, then report "compensated" or "compensation_failed"."""
         return self.compensation is not None and self.compensation.get("status") == "requested"

@@ -4,8 +4,8 @@ A receipt is a compact JWS (RFC 7515), EdDSA over Ed25519 (RFC 8037):
 `BASE64URL(header).BASE64URL(claims).BASE64URL(signature)`, no padding, where
 
     header = {"alg": "EdDSA", "kid": "<key id>", "typ": "hitl-receipt+jws"}
-    claims = {"v": 1, "action_id": "<uuid>", "agent": "<agent name>",
-              "payload_sha256": "<hex SHA-256 of the canonical JSON of final_payload>",
+    claims = {"v": 1, "action_id": "<uuid>", "action_type": "<the action type's key>",
+              "agent": "<agent name>", "payload_sha256": "<hex SHA-256 of the canonical JSON of final_payload>",
               "decision": "approved" | "modified", "approvers": ["<username>", ...],
               "route": "autonomous" | "post_action" | "pre_action", "iat": <unix seconds>}
 
@@ -64,11 +64,14 @@ def receipt_header(receipt: str) -> dict[str, Any]:
     return _json_object(b64url_decode(receipt.split(".", 1)[0]), "header")
 
 
-def verify_receipt(receipt: str | None, *, action_id: str, payload: Any, jwks: Mapping[str, Any]) -> dict[str, Any]:
+def verify_receipt(
+    receipt: str | None, *, action_id: str, action_type: str, payload: Any, jwks: Mapping[str, Any]
+) -> dict[str, Any]:
     """Check `receipt` against the JWKS `jwks` ({"keys": [...]}) and return its claims.
 
-    Raises ReceiptInvalid unless it is signed by one of the keys (EdDSA), names `action_id`, and
-    its payload_sha256 is that of `payload` (the payload about to run) with an approving decision.
+    Raises ReceiptInvalid unless it is signed by one of the keys (EdDSA), names `action_id` and
+    `action_type` (the tool's), and its payload_sha256 is that of `payload` (the payload about to
+    run) with an approving decision.
     """
     if receipt is None:
         raise ReceiptInvalid("The approval carries no receipt.")
@@ -86,6 +89,8 @@ def verify_receipt(receipt: str | None, *, action_id: str, payload: Any, jwks: M
         raise ReceiptInvalid(f"Unknown receipt version {claims.get('v')!r}.")
     if claims.get("action_id") != str(action_id):
         raise ReceiptInvalid(f"The receipt is for action {claims.get('action_id')!r}, not {action_id}.")
+    if claims.get("action_type") != action_type:
+        raise ReceiptInvalid(f"The receipt approves action type {claims.get('action_type')!r}, not {action_type!r}.")
     if claims.get("payload_sha256") != payload_sha256(payload):
         raise ReceiptInvalid("The receipt was issued for another payload than the one about to run.")
     if claims.get("decision") not in APPROVING:

@@ -29,11 +29,11 @@ class WebhookReplayed(WebhookInvalid):
 
 
 class SeenStore(Protocol):
-    """Where verify_webhook remembers delivery ids (a set works; so does a shared store with these two methods)."""
+    """Where verify_webhook remembers delivery ids. `add` records an id atomically and says whether
+    it was new (True) or seen before (False), as Redis's SADD or SET NX does for a shared store.
+    A plain set also works (verify_webhook adds to it under a lock of its own)."""
 
-    def __contains__(self, delivery_id: object) -> bool: ...
-
-    def add(self, delivery_id: str) -> None: ...
+    def add(self, delivery_id: str) -> bool | None: ...
 
 
 class SeenDeliveries:
@@ -48,11 +48,15 @@ class SeenDeliveries:
         with self._lock:
             return delivery_id in self._ids
 
-    def add(self, delivery_id: str) -> None:
+    def add(self, delivery_id: str) -> bool:
+        """Record `delivery_id`; True if it is new, False if it was seen before."""
         with self._lock:
+            if delivery_id in self._ids:
+                return False
             self._ids[delivery_id] = None
             while len(self._ids) > self.size:
                 self._ids.popitem(last=False)
+            return True
 
     def discard(self, delivery_id: str) -> None:
         """Forget an id, so that the service's retry of a delivery you failed to handle is accepted."""
@@ -61,6 +65,18 @@ class SeenDeliveries:
 
 
 _SEEN = SeenDeliveries()
+_SET_LOCK = threading.Lock()
+
+
+def first_seen(store: SeenStore, delivery_id: str) -> bool:
+    """Record `delivery_id` in `store` at once; True only if nobody recorded it before."""
+    if isinstance(store, set):
+        with _SET_LOCK:
+            if delivery_id in store:
+                return False
+            store.add(delivery_id)
+            return True
+    return store.add(delivery_id) is True
 
 
 def verify_webhook(
@@ -75,7 +91,9 @@ def verify_webhook(
 
     `secret` is the agent's webhook secret, or a list of them while you rotate. `headers` is any
     mapping of the request's headers; `body` the raw bytes as received. `seen` remembers delivery
-    ids (default: SeenDeliveries for this process); the id is recorded once the delivery verifies.
+    ids (default: SeenDeliveries for this process); the id is recorded, atomically, only once the
+    delivery verifies, so of two concurrent copies exactly one passes. If handling the event then
+    fails, `seen.discard(id)` so that the service's retry is processed.
     """
     secrets = [secret] if isinstance(secret, str) else list(secret)
     if not secrets or not all(isinstance(s, str) and s for s in secrets):
@@ -100,9 +118,8 @@ def verify_webhook(
     if lowered.get(DELIVERY_HEADER, delivery_id) != delivery_id:
         raise WebhookInvalid("The Hitl-Delivery header does not match the body's id.")
     store = _SEEN if seen is None else seen
-    if delivery_id in store:
+    if not first_seen(store, delivery_id):
         raise WebhookReplayed(f"Delivery {delivery_id} was seen before.")
-    store.add(delivery_id)
     return event
 
 
