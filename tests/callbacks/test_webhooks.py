@@ -21,16 +21,7 @@ from escalation.services import escalation_sweep
 from hitl.models import Action, Agent
 from hitl.services import agent_create
 from tests.conftest import bearer_client, page_form, submit_body
-from tests.escalation.test_notify import Receiver
 from tests.factories import ActionTypeFactory, ReviewerGroupFactory, UserFactory
-
-
-@pytest.fixture
-def receiver():
-    server = Receiver()
-    yield server
-    server.server.shutdown()
-    server.server.server_close()
 
 
 @pytest.fixture

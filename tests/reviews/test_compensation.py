@@ -16,6 +16,7 @@ from hitl.services import agent_create
 from reviews.services import review_post_action
 from tests.conftest import bearer_client, page_form, submit_body
 from tests.factories import ActionTypeFactory, ReviewerGroupFactory, UserFactory
+from tests.hitl.test_long_poll import run
 
 TAG = {"action_type": "tag_ticket", "payload": {"tag": "urgent"}, "entity": {}, "callback_url": ""}
 
@@ -149,16 +150,6 @@ def test_a_flag_after_the_types_review_window_is_refused(scene, client):
     Action.objects.filter(pk=stored.pk).update(due_at=stored.created_at)  # the window has run out
     assert flag(client, tina, action["id"]).status_code == 409
     assert api.get(f"/api/v1/actions/{action['id']}").json()["compensation"] is None
-
-
-def run(scenario):
-    async def and_close():
-        try:
-            return await scenario()
-        finally:
-            await sync_to_async(connections.close_all)()
-
-    return asyncio.run(and_close())
 
 
 def flag_and_close(**verdict):
