@@ -7,7 +7,6 @@ import pytest
 
 from callbacks.models import WebhookDelivery
 from tests.conftest import submit_body
-from tests.escalation.test_notify import Receiver
 from tests.escalation.test_worker import worker_and_beat  # noqa: F401 (a fixture this module uses)
 
 
@@ -16,14 +15,6 @@ def quick_retries(monkeypatch):
     """Read by the worker and beat the fixture starts: a retry due half a second after a failure."""
     monkeypatch.setenv("HITL_WEBHOOK_BACKOFF_SECONDS", "0.5")
     monkeypatch.setenv("HITL_WEBHOOK_SWEEP_SECONDS", "0.5")
-
-
-@pytest.fixture
-def receiver():
-    server = Receiver()
-    yield server
-    server.server.shutdown()
-    server.server.server_close()
 
 
 def test_a_decision_is_delivered_by_the_worker_and_retried_by_beat(
