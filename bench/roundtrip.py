@@ -16,7 +16,10 @@ and times, in alternating order every round:
 A round trip excludes the reviewer's thinking: with the long-poll it is the submit plus the time from
 sending the decision to the agent's answer. Every request goes over httpx keep-alive connections
 (the SDK's own, for the sdk series).
-Goals: round trip <= 1.0 x LangGraph, autonomous submit <= 0.3 x LangGraph.
+  floor      the stack alone: three requests (and one) to the bare view bench/intake.py compares
+             intake with, a single INSERT each, no authentication, validation or transaction.
+Goals: round trip <= 1.0 x LangGraph, autonomous submit <= 0.3 x LangGraph. The floor shows how much
+of each goal the web stack (uvicorn, Django, a PostgreSQL round trip per request) leaves to the gate.
 
     make bench            # or: .venv/bin/python bench/roundtrip.py --rounds 150
 """
@@ -177,6 +180,16 @@ class Service:
         decided = time.perf_counter()
         return {"delivery": await asyncio.wait_for(arrived, 30) - decided}
 
+    async def floor(self, body: bytes) -> dict[str, float]:
+        """What the stack costs before the gate does anything: as many requests as a round trip
+        makes, each to the bare view (one INSERT, no authentication, validation or transaction)."""
+        started = time.perf_counter()
+        _expect(await self.agent.post("/bench/bare", content=body), 201)
+        one = time.perf_counter()
+        for _ in range(2):
+            _expect(await self.agent.post("/bench/bare", content=body), 201)
+        return {"one request": one - started, "three requests": time.perf_counter() - started}
+
     async def autonomous(self, body: bytes) -> dict[str, float]:
         started = time.perf_counter()
         await self.submit(body, "approved")
@@ -302,6 +315,7 @@ async def measure(service: Service, langgraph: LangGraphGate, rounds: int, warmu
         ("autonomous", service.autonomous, 1),
         ("langgraph", langgraph.round_trip, 0),
         ("webhook", service.webhook, 0),
+        ("floor", service.floor, 0),
     ]
     await service.submit(bodies(rng, -1)[1], "pending")  # an agent's first action of a type is reviewed
     timings: dict[str, list[dict]] = {name: [] for name, _, _ in series}
@@ -335,11 +349,14 @@ def report(timings: dict[str, list[dict]], args) -> None:
         ("pre-action round trip, long-poll / LangGraph", "long-poll", "round trip", 1.0),
         ("pre-action round trip, SDK / LangGraph", "sdk", "round trip", 1.0),
         ("autonomous submit / LangGraph", "autonomous", "submit", 0.3),
+        ("floor: three bare requests / LangGraph", "floor", "three requests", None),
+        ("floor: one bare request / LangGraph", "floor", "one request", None),
     ):
         ratios = [ours / theirs for ours, theirs in zip(steps(name, step), baseline, strict=True)]
         low, _, high = statistics.quantiles(ratios, n=4)
         ratio = statistics.median(steps(name, step)) / statistics.median(baseline)
-        print(f"{label:46} {ratio:.2f}  (per-round quartiles {low:.2f}–{high:.2f})  goal <= {goal:.1f}")
+        target = f"  goal <= {goal:.1f}" if goal else ""
+        print(f"{label:46} {ratio:.2f}  (per-round quartiles {low:.2f}–{high:.2f}){target}")
     latency = sorted(steps("webhook", "delivery"))
     p99 = latency[min(len(latency) - 1, round(0.99 * (len(latency) - 1)))]
     print(

@@ -12,11 +12,13 @@ from datetime import UTC, date, datetime, time, timedelta
 from django import forms
 from django.core.exceptions import ValidationError
 from django.db import connection
+from django.db.models import Sum
 
 from audit.export import MomentField
 from hitl.models import ActionType, Agent
 from hitl.policy import policy_snapshot
 from hitl.routing import COLD_START_IRREVERSIBLE, COLD_START_REVERSIBLE
+from hitl.states import RoutePattern
 
 from . import metrics
 from .models import ActionCount
@@ -236,3 +238,114 @@ def routed_shares(filters: Filters) -> dict[int, float | None]:
         pair[0] += total
         pair[1] += routed
     return {type_id: (routed / total if total else None) for type_id, (total, routed) in totals.items()}
+
+
+# The lead dashboard's reads of the labels (escalation.dashboard): each one statement over the
+# labels of a time window, found through the decided_at index, so its cost follows the window, not
+# the table. `bucket` is "hour" or "day" (UTC).
+
+
+@dataclass(frozen=True)
+class DecisionTimes:
+    """Seconds from submission to the final human decision of the pre-action items decided at a tier."""
+
+    n: int
+    p50: float | None
+    p95: float | None
+
+
+def decision_times(since: datetime, until: datetime, bucket: str) -> tuple[dict, dict]:
+    """Per tier decided at: its DecisionTimes over the window, and per bucket start of the window."""
+    sql = """
+        SELECT route_tier, date_trunc(%(bucket)s, decided_at AT TIME ZONE 'UTC'), count(*),
+            percentile_cont(0.5) WITHIN GROUP (ORDER BY time_to_decision),
+            percentile_cont(0.95) WITHIN GROUP (ORDER BY time_to_decision)
+        FROM calibration_label
+        WHERE decided_at >= %(since)s AND decided_at < %(until)s AND route_pattern = %(pre)s
+        GROUP BY GROUPING SETS ((route_tier), (route_tier, 2))
+    """
+    overall, series = {}, {}
+    with connection.cursor() as cursor:
+        cursor.execute(sql, {"bucket": bucket, "since": since, "until": until, "pre": RoutePattern.PRE_ACTION})
+        for tier, start, n, p50, p95 in cursor.fetchall():
+            times = DecisionTimes(n, p50, p95)
+            if start is None:
+                overall[tier] = times
+            else:
+                series.setdefault(tier, {})[start.replace(tzinfo=UTC)] = times
+    return overall, series
+
+
+@dataclass(frozen=True)
+class VerdictMix:
+    """The final human verdicts on one action type's (or agent's) actions in a window."""
+
+    name: str
+    approved: int
+    modified: int
+    rejected: int
+    confirmed: int
+    flagged: int
+
+    @property
+    def n(self) -> int:
+        return self.approved + self.modified + self.rejected + self.confirmed + self.flagged
+
+    @property
+    def modification_rate(self) -> float | None:
+        return self.modified / self.n if self.n else None
+
+    @property
+    def chronic(self) -> bool:
+        """Edited in more than a fifth of its verdicts: the design's signal to fix the agent."""
+        rate = self.modification_rate
+        return rate is not None and rate > metrics.CHRONIC_RATE
+
+
+def verdict_mix(since: datetime, until: datetime) -> tuple[list[VerdictMix], list[VerdictMix]]:
+    """The verdicts of the window per action type and per agent, each by name."""
+    sql = """
+        SELECT t.key, g.name, l.verdict, count(*)
+        FROM calibration_label l
+        JOIN hitl_actiontype t ON t.id = l.action_type_id
+        JOIN hitl_agent g ON g.id = l.agent_id
+        WHERE l.decided_at >= %(since)s AND l.decided_at < %(until)s
+        GROUP BY GROUPING SETS ((t.key, l.verdict), (g.name, l.verdict))
+    """
+    by_type: dict[str, dict] = {}
+    by_agent: dict[str, dict] = {}
+    with connection.cursor() as cursor:
+        cursor.execute(sql, {"since": since, "until": until})
+        for key, agent, verdict, n in cursor.fetchall():
+            target = by_type.setdefault(key, {}) if key is not None else by_agent.setdefault(agent, {})
+            target[verdict] = n
+
+    def mixes(counts: dict[str, dict]) -> list[VerdictMix]:
+        return [
+            VerdictMix(name, *(c.get(v, 0) for v in ("approved", "modified", "rejected", "confirmed", "flagged")))
+            for name, c in sorted(counts.items())
+        ]
+
+    return mixes(by_type), mixes(by_agent)
+
+
+def decisions_per_day(since: datetime, until: datetime) -> dict[date, int]:
+    """Final human verdicts (four-eyes counts once) per UTC day of the window."""
+    sql = """
+        SELECT (decided_at AT TIME ZONE 'UTC')::date, count(*) FROM calibration_label
+        WHERE decided_at >= %(since)s AND decided_at < %(until)s GROUP BY 1
+    """
+    with connection.cursor() as cursor:
+        cursor.execute(sql, {"since": since, "until": until})
+        return dict(cursor.fetchall())
+
+
+def submissions_per_day(first: date, last: date) -> dict[date, tuple[int, int]]:
+    """(submitted, sent to a human) per day from `first` to `last`, counted a minute behind
+    (calibration.services.actions_count_catch_up)."""
+    rows = (
+        ActionCount.objects.filter(day__gte=first, day__lte=last)
+        .values_list("day")
+        .annotate(total=Sum("total"), routed=Sum("routed"))
+    )
+    return {day: (total, routed) for day, total, routed in rows}

@@ -112,11 +112,13 @@ ACTION_TYPES = [
     ),
 ]
 
+# Daily capacities give the lead dashboard its capacity line; the demo agent submits far more
+# than this, so the dashboard shows what routing to people costs and what would relieve it.
 GROUPS = [
-    dict(key="team", name="Team reviewers", kind="tier", rank=1),
-    dict(key="lead", name="Team leads", kind="tier", rank=2),
-    dict(key="executive", name="Executives", kind="tier", rank=3),
-    dict(key="finance", name="Finance experts", kind="expertise", rank=0),
+    dict(key="team", name="Team reviewers", kind="tier", rank=1, daily_capacity=2000),
+    dict(key="lead", name="Team leads", kind="tier", rank=2, daily_capacity=800),
+    dict(key="executive", name="Executives", kind="tier", rank=3, daily_capacity=200),
+    dict(key="finance", name="Finance experts", kind="expertise", rank=0, daily_capacity=1000),
 ]
 
 # username, password, groups, staff

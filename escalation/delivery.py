@@ -113,7 +113,8 @@ def _finish(notification: Notification, *, error: str | None, final: bool) -> st
     else:
         changes["last_error"] = error
     with transaction.atomic():
-        audit_lock(n.action_id)
+        if n.action_id is not None:  # a backlog alert is about no one action
+            audit_lock(n.action_id)
         # Only while the claim is still this attempt's (a lapsed claim may have been taken over).
         if not Notification.objects.filter(pk=n.pk, status=Status.SENDING, attempts=n.attempts).update(**changes):
             return DONE

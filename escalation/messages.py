@@ -12,12 +12,16 @@ HEADLINES = {
     Event.WARNING: "SLA warning",
     Event.ESCALATION: "Escalated",
     Event.BREACH: "SLA breached",
+    Event.BACKLOG: "Backlog over its bound",
 }
 
 
 def message_of(notification: Notification) -> dict:
-    """The facts every channel shows: the action as the event left it, and links to its review."""
+    """The facts every channel shows: the action as the event left it, and links to its review
+    (for a backlog alert, which names no action: what passed which bound, and the dashboard)."""
     action = notification.action
+    if action is None:
+        return _queue_message(notification)
     path = reverse("reviews:detail", args=[action.pk])
     headline = HEADLINES[notification.event]
     if notification.event == Event.ESCALATION:
@@ -40,7 +44,27 @@ def message_of(notification: Notification) -> dict:
     }
 
 
+def _queue_message(notification: Notification) -> dict:
+    path = reverse("escalation:dashboard")
+    return {
+        "event": notification.event,
+        "headline": HEADLINES[notification.event],
+        "action_id": "",
+        "summary": notification.text,
+        "action_type": "",
+        "agent": "",
+        "tier": "queue",
+        "group": notification.reviewer_group,
+        "due_at": None,
+        "deadline": "none",
+        "path": path,
+        "url": settings.HITL_BASE_URL.rstrip("/") + path,
+    }
+
+
 def toast_text(message: dict) -> str:
+    if not message["action_id"]:
+        return f"{message['headline']}: {message['summary']}"
     return f"{message['headline']}: {message['summary']} ({message['tier']}, due {message['deadline']})"
 
 
@@ -50,6 +74,8 @@ def email_subject(message: dict) -> str:
 
 
 def email_body(message: dict) -> str:
+    if not message["action_id"]:
+        return f"{message['headline']}: {message['summary']}\n\nSee the dashboard: {message['url']}\n"
     return (
         f"{message['headline']}: {message['summary']}\n\n"
         f"Tier: {message['tier']} (group {message['group']})\n"

@@ -68,4 +68,31 @@ class TierPolicy(models.Model):
         return False
 
 
+class BacklogBound(models.Model):
+    """The bounds of the waiting queue a lead wants to hear about (one row, made by a migration):
+    when the pending items or the oldest one's age pass one, the groups with a `backlog`
+    notification route are told once, and again only after the queue was back within bounds."""
+
+    max_pending = models.PositiveIntegerField(
+        null=True, blank=True, default=200, help_text="Items waiting for a human; empty for no bound."
+    )
+    max_oldest_age = models.DurationField(
+        null=True,
+        blank=True,
+        default=timedelta(hours=2),
+        help_text="Age of the oldest waiting item, e.g. 02:00:00; empty for no bound.",
+    )
+    over_since = models.DateTimeField(
+        null=True, blank=True, editable=False, help_text="Set while the queue is past a bound: when it passed."
+    )
+
+    class Meta:
+        verbose_name = verbose_name_plural = "backlog bounds"
+
+    def __str__(self):
+        pending = self.max_pending if self.max_pending is not None else "no bound"
+        age = self.max_oldest_age if self.max_oldest_age is not None else "no bound"
+        return f"at most {pending} waiting, oldest at most {age}"
+
+
 from .notify_models import Notification, NotificationRoute  # noqa: E402, F401  (registers them)

@@ -73,6 +73,31 @@ def notifications_create(*, items: list) -> None:
         transaction.on_commit(lambda: _enqueue(ids), robust=True)
 
 
+def notifications_create_unbound(*, items: list, event: str) -> None:
+    """Record notifications of an event about no one action (a backlog alert): `items` are
+    (group, channel, target, text). Delivered after commit like the others."""
+    now = timezone.now()
+    rows = Notification.objects.bulk_create(
+        Notification(
+            action=None,
+            event=event,
+            channel=channel,
+            target=target,
+            escalation_step=0,
+            sla_stage=0,
+            tier="",
+            reviewer_group=group,
+            due_at=None,
+            text=text,
+            created_at=now,
+        )
+        for group, channel, target, text in items
+    )
+    ids = [row.pk for row in rows]
+    if ids:
+        transaction.on_commit(lambda: _enqueue(ids), robust=True)
+
+
 def _enqueue(ids: list[int]) -> None:
     for start in range(0, len(ids), TASK_CHUNK):
         _deliver_later(ids[start : start + TASK_CHUNK])

@@ -17,6 +17,7 @@ class Event(models.TextChoices):
     WARNING = "warning", "SLA warning"
     ESCALATION = "escalation", "escalation"
     BREACH = "breach", "SLA breach"
+    BACKLOG = "backlog", "backlog over its bound"  # of the whole queue, not one action (escalation.backlog)
 
 
 class Channel(models.TextChoices):
@@ -111,7 +112,15 @@ class Notification(models.Model):
         SENT = "sent"
         FAILED = "failed"
 
-    action = models.ForeignKey("hitl.Action", on_delete=models.PROTECT, related_name="notifications", db_index=False)
+    action = models.ForeignKey(
+        "hitl.Action",
+        null=True,
+        blank=True,
+        on_delete=models.PROTECT,
+        related_name="notifications",
+        db_index=False,
+        help_text="Empty for a backlog alert, which is about the whole queue.",
+    )
     event = models.CharField(max_length=16, choices=Event.choices)
     channel = models.CharField(max_length=16, choices=Channel.choices)
     target = models.CharField(max_length=2000, blank=True)
@@ -121,6 +130,7 @@ class Notification(models.Model):
     tier = models.CharField(max_length=8)
     reviewer_group = models.SlugField(max_length=64)
     due_at = models.DateTimeField(null=True)
+    text = models.CharField(max_length=300, blank=True, help_text="What a backlog alert says; empty otherwise.")
     status = models.CharField(max_length=8, choices=Status.choices, default=Status.PENDING)
     attempts = models.PositiveSmallIntegerField(default=0)
     last_error = models.TextField(blank=True)

@@ -1,6 +1,7 @@
 from celery import shared_task
 
 from . import delivery, notify
+from .backlog import backlog_check
 from .services import escalation_sweep
 
 
@@ -8,6 +9,7 @@ from .services import escalation_sweep
 def sla_sweep() -> dict:
     """Beat runs this every HITL_SLA_SWEEP_SECONDS; overlapping runs skip each other's rows."""
     result = escalation_sweep()
+    backlog_check()
     return {"escalated": result.escalated, "expired": result.expired, "warned": result.warned}
 
 

@@ -21,6 +21,7 @@ urlpatterns = [
     path("admin/", admin.site.urls),
     path("reviews/", include("reviews.urls")),
     path("calibration/", include("calibration.urls")),
+    path("dashboard/", include("escalation.urls")),
     path("", include("audit.urls")),  # the auditors' page and the export API
     path("api/v1/actions/<uuid:action_id>/decision", DecisionView.as_view(), name="action-decision"),
     path("api/v1/calibration", CalibrationView.as_view(), name="calibration-api"),

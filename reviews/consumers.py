@@ -19,6 +19,10 @@ class QueueConsumer(AsyncWebsocketConsumer):
             return
         self.user_id = user.pk
         self.reviewer_scope = await database_sync_to_async(reviewer_scope)(user)
+        # ?all=1 (the lead dashboard): also told that something changed, whatever the row, since its
+        # figures count every tier's actions. Only for leads; it carries no action's content.
+        lead = self.reviewer_scope.everything or bool(self.reviewer_scope.lower_tiers)
+        self.every_change = lead and b"all=1" in self.scope.get("query_string", b"").split(b"&")
         await self.channel_layer.group_add(realtime.QUEUE, self.channel_name)
         await self.accept()
 
@@ -26,6 +30,8 @@ class QueueConsumer(AsyncWebsocketConsumer):
         await self.channel_layer.group_discard(realtime.QUEUE, self.channel_name)
 
     async def queue_rows(self, batch):
+        if self.every_change:
+            await self.send(text_data=json.dumps({"op": "changed"}))
         for hint in realtime.latest_hints(batch):
             message = await realtime.row_for(hint, self.reviewer_scope)
             if message is not None:

@@ -3,6 +3,7 @@ from dataclasses import dataclass, replace
 from datetime import datetime
 
 from django import forms
+from django.db import connection
 from django.db.models import Count, Exists, OuterRef, Q, Value
 
 from audit.export import MomentField, can_export
@@ -422,3 +423,52 @@ def approval_needs_confirmation(action: Action) -> list[str]:
     if action.blast_radius >= policy_current().blast_high:
         why.append(f"it affects {action.blast_radius:,} people or records")
     return why
+
+
+# The lead dashboard's reads (escalation.dashboard).
+
+
+@dataclass(frozen=True)
+class ReviewerLoad:
+    """One reviewer's verdicts in a window and the claims they hold now."""
+
+    username: str
+    verdicts: int
+    approvals: int  # approve and modify
+    rejections: int
+    post_action: int  # confirm and flag
+    holding: int
+    oldest_claim: datetime | None
+    wip_cap: int
+
+
+def reviewer_loads(since: datetime, until: datetime, now: datetime) -> list[ReviewerLoad]:
+    """Every reviewer who gave a verdict in the window or holds a claim now, busiest first: one
+    statement (verdicts through their created_at index, live claims through expires_at)."""
+    sql = """
+        WITH done AS (
+            SELECT reviewer_id AS user_id, count(*) AS verdicts,
+                count(*) FILTER (WHERE kind IN ('approve', 'modify')) AS approvals,
+                count(*) FILTER (WHERE kind = 'reject') AS rejections,
+                count(*) FILTER (WHERE kind IN ('confirm', 'flag')) AS post_action
+            FROM reviews_verdict WHERE created_at >= %(since)s AND created_at < %(until)s GROUP BY 1
+        ), held AS (
+            SELECT holder_id AS user_id, count(*) AS holding, min(claimed_at) AS oldest
+            FROM reviews_claim WHERE expires_at > %(now)s GROUP BY 1
+        )
+        SELECT u.username, coalesce(d.verdicts, 0), coalesce(d.approvals, 0), coalesce(d.rejections, 0),
+            coalesce(d.post_action, 0), coalesce(h.holding, 0), h.oldest,
+            coalesce((SELECT max(g.wip_cap) FROM reviews_reviewergroup g
+                JOIN reviews_reviewergroup_members m ON m.reviewergroup_id = g.id WHERE m.user_id = u.id), %(cap)s)
+        FROM done d FULL JOIN held h USING (user_id) JOIN auth_user u ON u.id = user_id
+        ORDER BY 2 DESC, 6 DESC, 1
+    """
+    with connection.cursor() as cursor:
+        cursor.execute(sql, {"since": since, "until": until, "now": now, "cap": DEFAULT_WIP_CAP})
+        return [ReviewerLoad(*row) for row in cursor.fetchall()]
+
+
+def group_capacities() -> list[ReviewerGroup]:
+    """Every reviewer group with `active` (its active members), in the groups' order."""
+    active = Count("members", filter=Q(members__is_active=True), distinct=True)
+    return list(ReviewerGroup.objects.annotate(active=active))

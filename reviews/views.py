@@ -46,9 +46,12 @@ from .timeline import action_timeline
 @require_GET
 @login_required
 def landing(request):
-    """Where a person lands after logging in: reviewers on their queue, auditors on the audit
-    trail, anyone else on the activity page (which says they review nothing yet)."""
+    """Where a person lands after logging in: leads (and admins) on the SLA dashboard, reviewers on
+    their queue, auditors on the audit trail, anyone else on the activity page (which says they
+    review nothing yet)."""
     roles = user_roles(request.user)
+    if roles["lead"]:
+        return redirect("escalation:dashboard")
     if roles["reviewer"]:
         return redirect("reviews:queue")
     if roles["auditor"]:
@@ -64,7 +67,7 @@ ACTIVITY_SIZE = 50  # rows the activity page shows
 def activity(request):
     """The latest actions the viewer may open, newest first, each a link, narrowed by the filters
     (ActivityFilterForm). The page re-reads them whenever the reviewer socket says an action
-    changed (static/js/activity.js)."""
+    changed (static/js/live_region.js)."""
     scope = reviewer_scope(request.user)
     reviewer = scope.everything or bool(scope.groups)
     form = ActivityFilterForm(request.GET)

@@ -7,6 +7,8 @@
   const listeners = [], openers = [];
   const MAX_TOASTS = window.matchMedia("(max-width: 640px)").matches ? 2 : 4;
   let retry = 1000;
+  // A lead's dashboard hears of every change, not only the rows its reviewer may see.
+  const feed = document.querySelector("[data-live-all]") ? "?all=1" : "";
 
   function status(text) {
     const el = document.getElementById("live");
@@ -40,7 +42,7 @@
   }
 
   function connect() {
-    const socket = new WebSocket((location.protocol === "https:" ? "wss://" : "ws://") + location.host + "/ws/reviews/");
+    const socket = new WebSocket((location.protocol === "https:" ? "wss://" : "ws://") + location.host + "/ws/reviews/" + feed);
     socket.onopen = function () {
       retry = 1000;
       status("live");

@@ -186,7 +186,7 @@ def test_a_bin_links_to_exactly_the_decided_actions_in_it(client, scene):
 def test_the_activity_filters_say_what_they_keep_and_refuse_bad_values(client, scene):
     page = get(client, scene.leo, "/activity/", {"type": "send_email", "decided": "1"}).content.decode()
     assert "Only actions of type <strong>send_email</strong> that a person decided" in page
-    assert 'data-url="/activity/?type=send_email&amp;decided=1"' in page  # the live refresh keeps them
+    assert 'data-live-url="/activity/?type=send_email&amp;decided=1"' in page  # the live refresh keeps them
 
     bad = get(client, scene.leo, "/activity/", {"confidence_from": "high", "decided_to": "soon"})
     assert bad.status_code == 400

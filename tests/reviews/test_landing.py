@@ -24,13 +24,16 @@ def people(db):
     audrey = UserFactory(username="audrey", password=PASSWORD)
     audrey.groups.add(auditors_group())
     nobody = UserFactory(username="nora", password=PASSWORD)
+    leo = UserFactory(username="leo", password=PASSWORD)
+    ReviewerGroupFactory(key="lead", rank=2).members.add(leo)
     admin = get_user_model().objects.create_superuser("root", "root@example.com", PASSWORD)
-    return {"tina": tina, "audrey": audrey, "nora": nobody, "root": admin}
+    return {"tina": tina, "audrey": audrey, "nora": nobody, "leo": leo, "root": admin}
 
 
 @pytest.mark.parametrize(
     "username, lands_on",
-    [("tina", "/reviews/"), ("root", "/reviews/"), ("audrey", "/audit/"), ("nora", "/activity/")],
+    [("tina", "/reviews/"), ("leo", "/dashboard/"), ("root", "/dashboard/"), ("audrey", "/audit/"),
+     ("nora", "/activity/")],  # fmt: skip
 )
 def test_each_role_lands_on_its_page_after_logging_in(client, people, username, lands_on):
     response = client.post("/accounts/login/", {"username": username, "password": PASSWORD}, follow=True)

@@ -66,6 +66,7 @@ class Command(BaseCommand):
             self._spawn(
                 "worker", [python, "-m", "celery", "-A", "hitl", "worker", "--loglevel", "INFO", "--concurrency", "2"]
             )
+            settings.DATA_DIR.mkdir(parents=True, exist_ok=True)  # beat's schedule, with external services too
             self._spawn(
                 "beat",
                 [

@@ -29,7 +29,8 @@ class Command(BaseCommand):
                 )
             for fields in demo.GROUPS:
                 ReviewerGroup.objects.update_or_create(key=fields["key"], defaults=fields)
-            for event in Event.values:  # the finance experts hear of their items as the tier groups do
+            # The finance experts hear of their items as the tier groups do (backlog alerts go to leads).
+            for event in [e for e in Event.values if e != Event.BACKLOG]:
                 NotificationRoute.objects.get_or_create(
                     reviewer_group="finance", event=event, channel=Channel.INAPP, target=""
                 )
