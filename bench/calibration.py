@@ -64,7 +64,7 @@ from bench.databases import database_url, fresh_database, manage  # noqa: E402
 from demo import data as demo  # noqa: E402
 
 DATABASES = {"small": ("hitl_bench_calibration_small", 10_000), "large": ("hitl_bench_calibration", 1_000_000)}
-BUILD = "calibration-1"  # bump when the generated data changes: databases of another build are rebuilt
+BUILD = "calibration-2"  # bump when the generated data changes: databases of another build are rebuilt
 LEAD = "leo"  # demo reviewer in the `lead` tier group: may read calibration
 DAYS = 90
 SAMPLED = 0.05  # share of the labels that are audit samples of autonomous actions
@@ -128,7 +128,8 @@ INSERT INTO hitl_action (
     compliance_risk, entity, task_id, callback_url, status, route_pattern, route_tier, reviewer_group,
     route_threshold, route_reasons, policy_version, due_at, approvals_required, sampled, review_probability,
     version, decision, decided_by_id, decision_comment, decided_at, final_payload, outcome, outcome_detail,
-    outcome_at, created_at, updated_at, escalation_path, escalation_step, sla_stage, sla_next_at
+    outcome_at, created_at, updated_at, escalation_path, escalation_step, sla_stage, sla_next_at,
+    compensation, compensation_reason
 )
 SELECT f.id, f.agent_id, f.type_id, f.payload, f.summary, 'Matches the customer''s request.',
     jsonb_build_object('ticket', 'T-' || f.g), f.confidence, f.key <> 'update_preference', 1 + f.g %% 40,
@@ -145,7 +146,7 @@ SELECT f.id, f.agent_id, f.type_id, f.payload, f.summary, 'Matches the customer'
     CASE WHEN f.pattern = 'pre_action' THEN r.id END, '', f.decided_at,
     CASE WHEN f.verdict = 'modified' THEN f.payload || %(edit)s::jsonb WHEN f.verdict <> 'rejected' THEN f.payload END,
     CASE WHEN f.verdict = 'rejected' THEN '' ELSE 'executed' END, NULL, NULL,
-    f.decided_at - f.waited * interval '1 second', f.decided_at, '[]', 0, 1, NULL
+    f.decided_at - f.waited * interval '1 second', f.decided_at, '[]', 0, 1, NULL, '', ''
 FROM bench_facts f JOIN bench_reviewers r ON r.reviewer_group = f.reviewer_group
 """
 LABELS_SQL = """
@@ -191,8 +192,8 @@ def prepare(name: str, count: int, anchor: datetime, env: dict) -> None:
         conn.execute("CREATE TEMP TABLE bench_agents (n int, agent_id bigint, gap float8)")
         for n, (agent, gap) in enumerate(AGENTS.items()):
             (agent_id,) = conn.execute(
-                "INSERT INTO hitl_agent (name, description, webhook_secret, is_active, created_at)"
-                " VALUES (%s, '', %s, true, %s) RETURNING id",
+                "INSERT INTO hitl_agent (name, description, webhook_secret, webhook_secret_previous, is_active,"
+                " created_at) VALUES (%s, '', %s, '', true, %s) RETURNING id",
                 [agent, secrets.token_hex(32), anchor - timedelta(days=DAYS + 30)],
             ).fetchone()
             conn.execute("INSERT INTO bench_agents VALUES (%s, %s, %s)", [n, agent_id, gap])

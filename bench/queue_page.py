@@ -63,7 +63,7 @@ ACTION_COLUMNS = (
     "compliance_risk entity task_id callback_url status route_pattern route_tier reviewer_group route_threshold "
     "route_reasons policy_version due_at approvals_required version decision decided_by_id decision_comment "
     "decided_at final_payload outcome outcome_detail outcome_at created_at updated_at "
-    "escalation_path escalation_step sla_stage sla_next_at"
+    "escalation_path escalation_step sla_stage sla_next_at compensation compensation_reason sampled"
 ).split()
 
 
@@ -125,6 +125,9 @@ class Rows:
             0,
             1,
             None,
+            "",
+            "",
+            False,
         )
 
     def pending(self, rng, count):
@@ -206,8 +209,8 @@ def prepare(name: str, pending: int, now: datetime, env: dict) -> None:
     with psycopg.connect(database_url(name)) as conn:
         for agent in ("billing-bot", "ops-bot", "support-bot", "trader-bot"):
             conn.execute(
-                "INSERT INTO hitl_agent (name, description, webhook_secret, is_active, created_at)"
-                " VALUES (%s, '', %s, true, %s)",
+                "INSERT INTO hitl_agent (name, description, webhook_secret, webhook_secret_previous, is_active,"
+                " created_at) VALUES (%s, '', %s, '', true, %s)",
                 [agent, secrets.token_hex(32), now - timedelta(days=60)],
             )
         rows = Rows(conn, now)

@@ -3,7 +3,7 @@ from django.contrib import admin
 from hitl.admin import KnownGroupForm, PolicyAdmin, ReadOnlyAdmin
 
 from .delivery import shown_target
-from .models import Notification, NotificationRoute, TierPolicy
+from .models import BacklogBound, Notification, NotificationRoute, TierPolicy
 
 
 @admin.register(TierPolicy)
@@ -13,6 +13,21 @@ class TierPolicyAdmin(PolicyAdmin):
 
     list_display = ["tier", "sla", "approver_group", "warn_at", "on_breach", "escalate_to", "page"]
     list_select_related = ["escalate_to"]
+
+
+@admin.register(BacklogBound)
+class BacklogBoundAdmin(PolicyAdmin):
+    """The queue's bounds (one row, made by a migration): past one, the groups with a `backlog`
+    notification route are told once. A change is audited like any policy change."""
+
+    list_display = ["__str__", "max_pending", "max_oldest_age", "over_since"]
+    readonly_fields = ["over_since"]
+
+    def has_add_permission(self, request):
+        return not BacklogBound.objects.exists()
+
+    def has_delete_permission(self, request, obj=None):
+        return False
 
 
 class NotificationRouteForm(KnownGroupForm):

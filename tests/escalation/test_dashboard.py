@@ -490,3 +490,20 @@ def test_the_backlog_alert_fires_once_per_breach_of_the_bound_and_reaches_the_le
         "3 items waiting (bound 2)",
         "3 items waiting (bound 2); the oldest waiting 2 h 02 min (bound 1 h 00 min)",
     ]
+
+
+def test_an_admin_sets_the_backlog_bounds_in_admin_and_the_change_is_audited(client, people):
+    client.force_login(people["admin"])
+    listing = client.get("/admin/escalation/backlogbound/")
+    assert listing.status_code == 200 and b"at most 200 waiting, oldest at most 2:00:00" in listing.content
+    assert client.get("/admin/escalation/backlogbound/add/").status_code == 403  # one row: made by a migration
+    changed = client.post(
+        "/admin/escalation/backlogbound/1/change/", {"max_pending": "50", "max_oldest_age": "00:30:00"}
+    )
+    assert changed.status_code == 302
+    from escalation.models import BacklogBound
+
+    bound = BacklogBound.objects.get()
+    assert (bound.max_pending, bound.max_oldest_age) == (50, timedelta(minutes=30))
+    event = AuditEvent.objects.get(event_type="policy_changed")
+    assert event.after["max_pending"] == 50 and event.before["max_pending"] == 200
