@@ -33,6 +33,7 @@ bench: $(STAMP)
 	$(BIN)/python bench/sweep.py
 	$(BIN)/python bench/audit_export.py
 	$(BIN)/python bench/calibration.py
+	$(BIN)/python bench/dashboard.py
 
 lint: $(STAMP)
 	$(BIN)/ruff check .
