@@ -350,7 +350,8 @@ class Capacity:
 
 _ROUTED_TODAY = f"""
     SELECT reviewer_group, count(*) FROM hitl_action
-    WHERE route_pattern = '{RoutePattern.PRE_ACTION}' AND created_at >= %(midnight)s AND reviewer_group <> ''
+    WHERE route_pattern = '{RoutePattern.PRE_ACTION}' AND reviewer_group = ANY(%(groups)s)
+        AND created_at >= %(midnight)s
     GROUP BY 1
 """
 
@@ -370,7 +371,8 @@ def capacity_tile(window: Window, now: datetime, waiting: list[Waiting], loads: 
     length = max(window.length_days, 1 / 24)
     groups = reviews.group_capacities()
     midnight = now.astimezone(UTC).replace(hour=0, minute=0, second=0, microsecond=0)
-    routed_today = dict(_rows(_ROUTED_TODAY, midnight=midnight))
+    # Per group: the action_group_recent index, (group, created_at), reads today's entries of each.
+    routed_today = dict(_rows(_ROUTED_TODAY, midnight=midnight, groups=[g.key for g in groups]))
     overflowed = dict(_rows(_OVERFLOWED, since=window.since, until=window.until))
     pending: dict[str, int] = {}
     for w in waiting:
