@@ -112,13 +112,15 @@ ACTION_TYPES = [
     ),
 ]
 
-# Daily capacities give the lead dashboard its capacity line; the demo agent submits far more
-# than this, so the dashboard shows what routing to people costs and what would relieve it.
+# Daily capacities (100 decisions a day in all, the design's example) give the lead dashboard its
+# capacity line; the demo agent submits far more than that within minutes, so the dashboard soon
+# shows what routing to people costs and what would relieve it. No group has a fallback, so none
+# of the demo's items overflow.
 GROUPS = [
-    dict(key="team", name="Team reviewers", kind="tier", rank=1, daily_capacity=2000),
-    dict(key="lead", name="Team leads", kind="tier", rank=2, daily_capacity=800),
-    dict(key="executive", name="Executives", kind="tier", rank=3, daily_capacity=200),
-    dict(key="finance", name="Finance experts", kind="expertise", rank=0, daily_capacity=1000),
+    dict(key="team", name="Team reviewers", kind="tier", rank=1, daily_capacity=50),
+    dict(key="lead", name="Team leads", kind="tier", rank=2, daily_capacity=30),
+    dict(key="executive", name="Executives", kind="tier", rank=3, daily_capacity=10),
+    dict(key="finance", name="Finance experts", kind="expertise", rank=0, daily_capacity=10),
 ]
 
 # username, password, groups, staff
