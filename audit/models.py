@@ -39,6 +39,7 @@ class AuditEvent(models.Model):
         AUDIT_PRUNED = "audit_pruned"  # retention removed whole anchored segments (audit.anchors)
         AUDIT_BROKEN = "audit_broken"  # the daily verify_audit found tampering
         AUDIT_EXPORTED = "audit_exported"  # an auditor downloaded events (the filters in data)
+        TRAINING_EXPORTED = "training_exported"  # reviewers' corrections downloaded as training data
 
     class Actor(models.TextChoices):
         AGENT = "agent"

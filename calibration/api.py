@@ -1,10 +1,13 @@
 """`GET /api/v1/calibration`: how well each agent's confidence is calibrated, for leads and admins."""
 
+from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import OpenApiParameter, OpenApiResponse, extend_schema, extend_schema_serializer
 from rest_framework import permissions, serializers
-from rest_framework.authentication import SessionAuthentication
+from rest_framework.authentication import BasicAuthentication, SessionAuthentication
 from rest_framework.response import Response
 
+from audit.api import ErrorsAsJSON
+from audit.export import can_export
 from hitl.api.auth import BearerTokenAuthentication, IsReviewer
 from hitl.api.base import APIView
 from hitl.api.docs import errors
@@ -12,6 +15,7 @@ from hitl.errors import Invalid
 from reviews.selectors import is_lead
 
 from .selectors import FilterForm, calibration_rows
+from .training import KINDS, TrainingFilterForm, training_response
 
 
 class IsLead(permissions.BasePermission):
@@ -130,3 +134,63 @@ class CalibrationView(APIView):
         rows = calibration_rows(filters)
         by_agent = filters.group_by == "agent"
         return Response(CalibrationRowOut(rows, many=True, context={"by_agent": by_agent}).data)
+
+
+class IsAdminOrAuditor(permissions.BasePermission):
+    """An admin (staff) or an auditor, logged in by session or HTTP Basic: API tokens, which agents
+    and reviewers hold, are refused even when they authenticate."""
+
+    message = (
+        "Training data is for admins and auditors, logged in by session or HTTP Basic; API tokens cannot export it."
+    )
+
+    def has_permission(self, request, view):
+        by_login = isinstance(request.successful_authenticator, (BasicAuthentication, SessionAuthentication))
+        return by_login and (request.user.is_staff or can_export(request.user))
+
+
+TRAINING_ROWS = (
+    "One JSON object per line, oldest verdict first. corrections: action_id, action_type, agent, reviewer, "
+    "decided_at, verdict (modified, rejected or flagged), summary, reasoning, context, original_payload, "
+    "final_payload (the reviewer's, for modified; else null), patch (RFC 6902), comment. preferences (approvals "
+    "with edits): action_id, action_type, agent, reviewer, decided_at, prompt {action_type, summary, reasoning, "
+    "context}, chosen (the reviewer's payload), rejected (the agent's), comment. The export is audited."
+)
+
+
+class TrainingDataView(APIView):
+    authentication_classes = [BasicAuthentication, SessionAuthentication, BearerTokenAuthentication]
+    permission_classes = [IsAdminOrAuditor]
+    content_negotiation_class = ErrorsAsJSON
+
+    @extend_schema(
+        auth=[{"basicAuth": []}, {"cookieAuth": []}],
+        operation_id="training_data_export",
+        summary="Export reviewers' corrections as training data (admins and auditors)",
+        description="Human-corrected examples, or preference pairs, for fine-tuning or prompting an agent, "
+        "streamed as JSON lines.",
+        parameters=[
+            OpenApiParameter("kind", str, enum=list(KINDS), default="corrections"),
+            OpenApiParameter("action_type", str, description="An action type's key."),
+            OpenApiParameter("agent", str, description="An agent's name."),
+            OpenApiParameter("domain", str, description="An action type's domain."),
+            OpenApiParameter("from", OpenApiTypes.DATETIME, description="Verdicts at or after this moment."),
+            OpenApiParameter("to", OpenApiTypes.DATETIME, description="Verdicts before this moment."),
+        ],
+        responses={
+            (200, "application/x-ndjson"): OpenApiResponse(OpenApiTypes.STR, description=TRAINING_ROWS),
+            **errors(
+                described={
+                    400: "A parameter did not validate, or is not one of these: `fields` names each.",
+                    401: "Not logged in: send HTTP Basic credentials, or log in first.",
+                    403: "Neither an admin nor an auditor, or an API token.",
+                },
+            ),
+        },
+    )
+    def get(self, request):
+        form = TrainingFilterForm(request.query_params)
+        if not form.is_valid():
+            fields = form.errors_by_field()
+            raise Invalid(f"The export's parameters did not validate: {', '.join(fields)}.", fields=fields)
+        return training_response(form.filters(), form.cleaned_data["kind"], by=request.user)

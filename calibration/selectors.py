@@ -43,6 +43,9 @@ class Filters:
 class FilterForm(forms.Form):
     """The calibration's query parameters, for the page and the API alike. All are optional."""
 
+    parameters = PARAMETERS
+    read_by = "calibration"
+
     to = MomentField(required=False, help_text="Verdicts before this moment (excluded).")
     action_type = forms.CharField(required=False, max_length=64, help_text="An action type's key.")
     agent = forms.CharField(required=False, max_length=100, help_text="An agent's name.")
@@ -51,7 +54,7 @@ class FilterForm(forms.Form):
 
     def __init__(self, data, *args, **kwargs):
         super().__init__(data, *args, **kwargs)
-        self.unknown = sorted(set(data) - set(PARAMETERS))
+        self.unknown = sorted(set(data) - set(self.parameters))
 
     def clean_action_type(self):
         key = self.cleaned_data["action_type"].strip()
@@ -90,7 +93,7 @@ class FilterForm(forms.Form):
 
     def errors_by_field(self) -> dict[str, list[str]]:
         """Each invalid or unknown parameter, by name, with what is wrong with it."""
-        unknown = f"Not a filter of calibration. Known: {', '.join(PARAMETERS)}."
+        unknown = f"Not a filter of {self.read_by}. Known: {', '.join(self.parameters)}."
         return {
             **{name: list(messages) for name, messages in self.errors.items()},
             **dict.fromkeys(self.unknown, [unknown]),

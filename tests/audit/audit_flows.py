@@ -459,4 +459,6 @@ def agents_flow(s: Scene) -> dict:
         response = admin.get("/api/v1/audit/events", {"agent": "crm-bot", "format": "csv"})
         assert response.status_code == 200
         b"".join(response.streaming_content) if not response.is_async else None
+    with s.trail.step("export training data"):
+        assert admin.get("/api/v1/training-data", {"agent": "crm-bot"}).status_code == 200
     return {"billing": billing, "crm": crm}

@@ -378,6 +378,8 @@ def test_an_agent_added_in_admin_is_audited(scene):
     assert exported.data == {
         "from": None, "to": None, "action_type": None, "agent": "crm-bot", "reviewer": None, "format": "csv"
     }  # fmt: skip
+    training = t.one("export training data", Type.TRAINING_EXPORTED)  # who took reviewers' corrections
+    assert (training.actor_type, training.actor_label, training.data["agent"]) == ("reviewer", "root", "crm-bot")
 
 
 FLOWS = [
