@@ -1,5 +1,6 @@
 """`GET /api/v1/calibration`: how well each agent's confidence is calibrated, for leads and admins."""
 
+from django.http import HttpResponse
 from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import OpenApiParameter, OpenApiResponse, extend_schema, extend_schema_serializer
 from rest_framework import permissions, serializers
@@ -8,12 +9,14 @@ from rest_framework.response import Response
 
 from audit.api import ErrorsAsJSON
 from audit.export import can_export
-from hitl.api.auth import BearerTokenAuthentication, IsReviewer
+from hitl.api.auth import BearerTokenAuthentication, IsAgent, IsReviewer
 from hitl.api.base import APIView
 from hitl.api.docs import errors
 from hitl.errors import Invalid
+from hitl.models import ActionType
 from reviews.selectors import is_lead
 
+from .preferences import guidance, preferences
 from .selectors import FilterForm, calibration_rows
 from .training import KINDS, TrainingFilterForm, training_response
 
@@ -194,3 +197,75 @@ class TrainingDataView(APIView):
             fields = form.errors_by_field()
             raise Invalid(f"The export's parameters did not validate: {', '.join(fields)}.", fields=fields)
         return training_response(form.filters(), form.cleaned_data["kind"], by=request.user)
+
+
+class IsAdminOrAgent(permissions.BasePermission):
+    """An admin (staff) logged in by session or HTTP Basic, or an agent with its token: the guidance
+    is for the agents' prompts."""
+
+    message = "Reviewer preferences are for admins (logged in) and agents (their API token)."
+
+    def has_permission(self, request, view):
+        if IsAgent().has_permission(request, view):
+            return True
+        by_login = isinstance(request.successful_authenticator, (BasicAuthentication, SessionAuthentication))
+        return by_login and request.user.is_staff
+
+
+class PatternOut(serializers.Serializer):
+    action_type = serializers.CharField(help_text="The action type's key.")
+    reviewer = serializers.CharField(allow_null=True, help_text="A reviewer's username; null: every reviewer.")
+    field = serializers.CharField(source="path", help_text="The field, as a JSON Pointer (e.g. /amount).")
+    change = serializers.ChoiceField(
+        source="kind", choices=["lowered", "raised", "changed", "added", "removed"], help_text="How it changes."
+    )
+    support = serializers.IntegerField(help_text="Edits showing it, among those it was learned from.")
+    share = serializers.FloatField(help_text="support over the edits it was learned from.")
+    median_change = _number("For lowered and raised: the median relative change, e.g. -0.25.")
+    agreement = _number("Of the later edits touching the field (held out), the share changing it the same way.")
+    checked = serializers.IntegerField(help_text="How many later edits touch the field.")
+    text = serializers.CharField(help_text="The pattern in words, for an agent's prompt.")
+
+
+class PreferencesView(APIView):
+    authentication_classes = [BearerTokenAuthentication, BasicAuthentication, SessionAuthentication]
+    permission_classes = [IsAdminOrAgent]
+    content_negotiation_class = ErrorsAsJSON
+
+    @extend_schema(
+        operation_id="preferences",
+        summary="What reviewers change in an action type's proposals (admins and agents)",
+        description="Patterns in reviewers' edits (approvals with edits), per action type and per reviewer, with "
+        "their support and their agreement on later edits. `format=text` gives plain-language guidance an agent "
+        "can put in its prompt (every reviewer's patterns).",
+        parameters=[
+            OpenApiParameter("action_type", str, description="An action type's key; every type when absent."),
+            OpenApiParameter("format", str, enum=["json", "text"], default="json"),
+        ],
+        responses={
+            200: OpenApiResponse(PatternOut(many=True), description="The patterns, or (format=text) the guidance."),
+            **errors(400, described={401: "No credentials.", 403: "Neither an admin nor an agent."}),
+        },
+    )
+    def get(self, request):
+        params = request.query_params
+        fields = {
+            name: [f"Unknown parameter. Known: {', '.join(PREFERENCE_PARAMETERS)}."]
+            for name in sorted(set(params) - set(PREFERENCE_PARAMETERS))
+        }
+        key, fmt = params.get("action_type", "").strip(), params.get("format", "json").strip() or "json"
+        if key and not ActionType.objects.filter(key=key).exists():
+            fields["action_type"] = [f"Unknown action type '{key}'."]
+        if fmt not in ("json", "text"):
+            fields["format"] = [f"Unknown format '{fmt}'. Use json or text."]
+        if fields:
+            raise Invalid(f"The parameters did not validate: {', '.join(fields)}.", fields=fields)
+        patterns, _ = preferences(key)
+        if fmt == "text":
+            response = HttpResponse(guidance(patterns), content_type="text/plain; charset=utf-8")
+            response["Content-Disposition"] = f'attachment; filename="hitl-guidance{"-" + key if key else ""}.txt"'
+            return response
+        return Response(PatternOut(patterns, many=True).data)
+
+
+PREFERENCE_PARAMETERS = ("action_type", "format")

@@ -5,4 +5,5 @@ from . import views
 app_name = "calibration"
 urlpatterns = [
     path("", views.page, name="page"),
+    path("preferences/", views.preferences_page, name="preferences"),
 ]

@@ -1,5 +1,6 @@
 """The calibration page: how well each agent's confidence is calibrated, for leads and admins."""
 
+from django.conf import settings
 from django.contrib.auth.decorators import login_required
 from django.core.exceptions import PermissionDenied
 from django.shortcuts import render
@@ -11,6 +12,7 @@ from reviews.selectors import is_lead
 
 from .api import IsLead
 from .metrics import BIAS_MIN_LABELS
+from .preferences import preferences
 from .selectors import FilterForm, Filters, calibration_rows, routed_shares
 
 
@@ -43,3 +45,27 @@ def page(request):
     }
     template = "calibration/_charts.html" if request.htmx else "calibration/page.html"
     return render(request, template, context, status=400 if errors else 200)
+
+
+@require_GET
+@login_required
+def preferences_page(request):
+    """For admins: what reviewers change in each action type's proposals (calibration.preferences),
+    with the plain-language guidance to download for an agent's prompt."""
+    if not request.user.is_staff:
+        raise PermissionDenied("Reviewer preferences are for admins.")
+    patterns, candidates = preferences()
+    types = sorted({p.action_type for p in patterns} | {c.action_type for c in candidates})
+    context = {
+        "types": [
+            {
+                "key": key,
+                "patterns": [p for p in patterns if p.action_type == key and p.reviewer is None],
+                "by_reviewer": [p for p in patterns if p.action_type == key and p.reviewer is not None],
+                "candidates": [c for c in candidates if c.action_type == key],
+            }
+            for key in types
+        ],
+        "min_support": settings.HITL_PREFERENCE_MIN_SUPPORT,
+    }
+    return render(request, "calibration/preferences.html", context)

@@ -5,7 +5,7 @@ from django.views.decorators.csrf import csrf_exempt
 from django.views.generic import RedirectView
 from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerView
 
-from calibration.api import CalibrationView, TrainingDataView
+from calibration.api import CalibrationView, PreferencesView, TrainingDataView
 from reviews import views as review_views
 from reviews.api import DecisionView
 
@@ -26,6 +26,7 @@ urlpatterns = [
     path("api/v1/actions/<uuid:action_id>/decision", DecisionView.as_view(), name="action-decision"),
     path("api/v1/calibration", CalibrationView.as_view(), name="calibration-api"),
     path("api/v1/training-data", TrainingDataView.as_view(), name="training-data"),
+    path("api/v1/preferences", PreferencesView.as_view(), name="preferences-api"),
     path("api/v1/", include("hitl.api.urls")),
     path("api/schema/", SpectacularAPIView.as_view(), name="schema"),
     path("api/docs/", SpectacularSwaggerView.as_view(url_name="schema"), name="api-docs"),

@@ -233,6 +233,8 @@ HITL_AUTH_CACHE_SECONDS = env.float("HITL_AUTH_CACHE_SECONDS", default=5.0)
 # first and older ones after it (still published for verification). Empty: one key derived from
 # SECRET_KEY. `manage.py receipt_key` makes an entry.
 HITL_RECEIPT_KEYS = env("HITL_RECEIPT_KEYS", default="")
+# A pattern in reviewers' edits counts once it has this many examples (calibration.preferences).
+HITL_PREFERENCE_MIN_SUPPORT = env.int("HITL_PREFERENCE_MIN_SUPPORT", default=20)
 HITL_CLAIM_LEASE = timedelta(minutes=env.int("HITL_CLAIM_LEASE_MINUTES", default=10))
 
 # Notifications of SLA events (escalation.notify). Links in them point at HITL_BASE_URL.
