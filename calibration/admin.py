@@ -1,8 +1,11 @@
-from django.contrib import admin
+from django.contrib import admin, messages
+from django.utils.html import format_html, format_html_join
 
 from hitl.admin import ReadOnlyAdmin
+from hitl.errors import Conflict, Invalid
 
-from .models import Label
+from .models import Label, RecalibrationSettings, ThresholdProposal
+from .proposals import proposal_decide, proposals_make
 
 
 @admin.register(Label)
@@ -20,3 +23,89 @@ class LabelAdmin(ReadOnlyAdmin):
         ("The reviewer's edit", {"fields": ["edit", "patch"]}),
     ]
     show_full_result_count = False
+
+
+@admin.register(RecalibrationSettings)
+class RecalibrationSettingsAdmin(admin.ModelAdmin):
+    """How often thresholds are proposed, from how many verdicts, over how many days (one row)."""
+
+    list_display = ["__str__", "every", "min_labels", "replay_days", "last_run_at"]
+    readonly_fields = ["last_run_at"]
+    actions = ["propose_now"]
+
+    def has_add_permission(self, request):
+        return not RecalibrationSettings.objects.exists()
+
+    def has_delete_permission(self, request, obj=None):
+        return False
+
+    @admin.action(description="Propose thresholds now")
+    def propose_now(self, request, queryset):
+        try:
+            made, short = proposals_make()
+        except Invalid as problem:
+            self.message_user(request, str(problem), messages.ERROR)
+            return
+        self.message_user(request, f"{len(made)} proposal(s) made: see Threshold proposals.", messages.SUCCESS)
+        for key, why in short.items():
+            self.message_user(request, f"{key}: {why}.", messages.WARNING)
+
+
+@admin.register(ThresholdProposal)
+class ThresholdProposalAdmin(ReadOnlyAdmin):
+    """Proposals are made by the schedule (or `manage.py propose_thresholds`); an admin applies or
+    rejects an open one, audited: applying changes the type's threshold like any policy edit."""
+
+    list_display = ["created_at", "action_type", "current_threshold", "proposed_threshold", "labels", "status"]
+    list_filter = ["status", "action_type"]
+    list_select_related = ["action_type"]
+    actions = ["apply", "reject"]
+    readonly_fields = ["action_type", "created_at", "status", "current_threshold", "proposed_threshold", "interval",
+                       "labels", "capacity", "what_if", "mapping_steps", "decided_by", "decided_at"]  # fmt: skip
+    fields = readonly_fields
+
+    def has_change_permission(self, request, obj=None):
+        return request.user.is_staff  # to open one and use the actions; every field is read-only
+
+    @admin.display(description="what-if replay")
+    def what_if(self, obj):
+        replay = obj.replay
+        rows = [
+            ("routed to people a day", "routed_per_day"),
+            ("share routed", "routed_share"),
+            ("pre-action a day", "pre_action_per_day"),
+            ("expected unreviewed errors a day (× error cost)", "unreviewed_errors_per_day"),
+            ("per tier a day", "by_tier"),
+            ("per group a day", "by_group"),
+        ]
+        body = format_html_join(
+            "", "<tr><th>{}</th><td>{}</td><td>{}</td></tr>",
+            ((label, replay["before"][key], replay["after"][key]) for label, key in rows),
+        )  # fmt: skip
+        return format_html(
+            "<p>Over the last {} days ({} actions), the product's routing at each threshold:</p>"
+            "<table><tr><th></th><th>now ({})</th><th>proposed ({})</th></tr>{}</table>",
+            replay["days"], replay["actions"], replay["before"]["threshold"], replay["after"]["threshold"], body,
+        )  # fmt: skip
+
+    @admin.display(description="confidence → chance right (isotonic, weighted verdicts)")
+    def mapping_steps(self, obj):
+        return ", ".join(f"≤ {upper:.2f}: {chance:.2f}" for upper, chance in obj.mapping)
+
+    @admin.action(description="Apply the selected proposals (audited; bumps the policy version)")
+    def apply(self, request, queryset):
+        self._decide(request, queryset, apply=True)
+
+    @admin.action(description="Reject the selected proposals")
+    def reject(self, request, queryset):
+        self._decide(request, queryset, apply=False)
+
+    def _decide(self, request, queryset, *, apply: bool):
+        for proposal in queryset:
+            try:
+                proposal_decide(proposal_id=proposal.pk, apply=apply, by=request.user)
+            except Conflict as problem:
+                self.message_user(request, f"{proposal}: {problem}", messages.WARNING)
+            else:
+                verb = "applied" if apply else "rejected"
+                self.message_user(request, f"{proposal.action_type}: proposal {verb}.", messages.SUCCESS)

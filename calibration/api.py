@@ -17,7 +17,7 @@ from hitl.models import ActionType
 from reviews.selectors import is_lead
 
 from .preferences import guidance, preferences
-from .selectors import FilterForm, calibration_rows
+from .selectors import FilterForm, calibration_rows, proposed_thresholds
 from .training import KINDS, TrainingFilterForm, training_response
 
 
@@ -67,7 +67,9 @@ class CalibrationRowOut(serializers.Serializer):
         help_text="`over`: confidence above accuracy beyond sampling noise (a z-test of the mean gap, |z| ≥ 2.58, "
         "30 labels or more); `under`: below; `none` otherwise.",
     )
-    proposed_threshold = _number("A recalibrated threshold, once proposed (not yet: null).")
+    proposed_threshold = _number(
+        "The open recalibrated threshold an admin may apply (admin, Threshold proposals); null when none is open."
+    )
 
     def to_representation(self, row):
         figures = row.figures
@@ -93,7 +95,7 @@ class CalibrationRowOut(serializers.Serializer):
             "modification_rate": figures.modification_rate,
             "chronic": figures.chronic,
             "bias": figures.bias,
-            "proposed_threshold": None,
+            "proposed_threshold": self.context.get("proposed", {}).get(row.action_type.pk),
         }
 
 
@@ -136,7 +138,8 @@ class CalibrationView(APIView):
         filters = form.filters()
         rows = calibration_rows(filters)
         by_agent = filters.group_by == "agent"
-        return Response(CalibrationRowOut(rows, many=True, context={"by_agent": by_agent}).data)
+        context = {"by_agent": by_agent, "proposed": proposed_thresholds()}
+        return Response(CalibrationRowOut(rows, many=True, context=context).data)
 
 
 class IsAdminOrAuditor(permissions.BasePermission):
@@ -212,6 +215,9 @@ class IsAdminOrAgent(permissions.BasePermission):
         return by_login and request.user.is_staff
 
 
+@extend_schema_serializer(
+    description="One pattern in reviewers' edits of an action type: a field and how they change it."
+)
 class PatternOut(serializers.Serializer):
     action_type = serializers.CharField(help_text="The action type's key.")
     reviewer = serializers.CharField(allow_null=True, help_text="A reviewer's username; null: every reviewer.")
@@ -243,7 +249,10 @@ class PreferencesView(APIView):
             OpenApiParameter("format", str, enum=["json", "text"], default="json"),
         ],
         responses={
-            200: OpenApiResponse(PatternOut(many=True), description="The patterns, or (format=text) the guidance."),
+            (200, "application/json"): OpenApiResponse(PatternOut(many=True), description="The patterns."),
+            (200, "text/plain"): OpenApiResponse(
+                OpenApiTypes.STR, description="With format=text: the guidance, a line per pattern, for a prompt."
+            ),
             **errors(400, described={401: "No credentials.", 403: "Neither an admin nor an agent."}),
         },
     )

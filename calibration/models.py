@@ -8,7 +8,10 @@ and bin, however many labels there are. Submissions are counted per day apart (A
 share.
 """
 
+from datetime import timedelta
+
 from django.conf import settings
+from django.core.validators import MaxValueValidator, MinValueValidator
 from django.db import models
 
 BINS = 10  # equal-width confidence bins; confidence 1.0 belongs to the last
@@ -106,3 +109,62 @@ class CountedThrough(models.Model):
 
     def __str__(self):
         return f"actions counted through {self.at:%Y-%m-%d %H:%M:%S}"
+
+
+class RecalibrationSettings(models.Model):
+    """How thresholds are recalibrated (one row, made by a migration; calibration.proposals)."""
+
+    every = models.DurationField(
+        default=timedelta(days=7), help_text="How often new threshold proposals are made, e.g. 7 00:00:00 (weekly)."
+    )
+    min_labels = models.PositiveIntegerField(
+        default=50,
+        validators=[MinValueValidator(10)],
+        help_text="Human verdicts an action type needs before a threshold is proposed for it.",
+    )
+    replay_days = models.PositiveSmallIntegerField(
+        default=14,
+        validators=[MinValueValidator(1), MaxValueValidator(90)],
+        help_text="The recent days of actions a proposal is computed from and replayed on.",
+    )
+    last_run_at = models.DateTimeField(null=True, blank=True, editable=False)
+
+    class Meta:
+        verbose_name = verbose_name_plural = "recalibration settings"
+
+    def __str__(self):
+        return f"every {self.every}, from {self.min_labels} verdicts, over {self.replay_days} days"
+
+
+class ThresholdProposal(models.Model):
+    """A recalibrated threshold for one action type, with what it would have done: it never applies
+    itself; an admin applies or rejects it (audited)."""
+
+    class Status(models.TextChoices):
+        PROPOSED = "proposed"
+        APPLIED = "applied"
+        REJECTED = "rejected"
+        SUPERSEDED = "superseded"  # a newer proposal for the type replaced it
+
+    action_type = models.ForeignKey("hitl.ActionType", on_delete=models.CASCADE, related_name="+")
+    created_at = models.DateTimeField()
+    status = models.CharField(max_length=16, choices=Status.choices, default=Status.PROPOSED)
+    current_threshold = models.FloatField()
+    proposed_threshold = models.FloatField()
+    interval = models.JSONField(help_text="[low, high]: the proposed threshold's 10th to 90th percentile (bootstrap).")
+    labels = models.PositiveIntegerField(help_text="Human verdicts the mapping was fitted on.")
+    mapping = models.JSONField(help_text="Confidence to the chance of being right: [upper confidence, chance] steps.")
+    capacity = models.FloatField(help_text="Decisions a day the reviewer groups can make (all types together).")
+    replay = models.JSONField(
+        help_text="Before and after, over the recent days: routed, errors, load per tier and group."
+    )
+    decided_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.PROTECT, related_name="+"
+    )
+    decided_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        ordering = ["-created_at", "-id"]
+
+    def __str__(self):
+        return f"{self.action_type}: {self.current_threshold:.2f} → {self.proposed_threshold:.2f} ({self.status})"

@@ -21,7 +21,7 @@ from hitl.routing import COLD_START_IRREVERSIBLE, COLD_START_REVERSIBLE
 from hitl.states import RoutePattern
 
 from . import metrics
-from .models import ActionCount
+from .models import ActionCount, ThresholdProposal
 from .sums import BIN, COLUMNS, SUMS
 
 GROUPS = ("action_type", "agent")
@@ -352,3 +352,12 @@ def submissions_per_day(first: date, last: date) -> dict[date, tuple[int, int]]:
         .annotate(total=Sum("total"), routed=Sum("routed"))
     )
     return {day: (total, routed) for day, total, routed in rows}
+
+
+def proposed_thresholds() -> dict[int, float]:
+    """Per action type id, the threshold of its open proposal (calibration.proposals), if any."""
+    return dict(
+        ThresholdProposal.objects.filter(status=ThresholdProposal.Status.PROPOSED).values_list(
+            "action_type_id", "proposed_threshold"
+        )
+    )

@@ -146,6 +146,7 @@ class ActionTypeForm(KnownGroupForm):
             "compliance_sensitive",
             "payload_schema",
             "threshold",
+            "error_cost",
             "audit_sample_rate",
             "review_window",
             "reviewer_group",

@@ -89,6 +89,12 @@ class ActionType(models.Model):
         help_text="Share of the actions that run on their own (autonomous) also sent for a review after they ran, "
         "as a spot check that keeps calibration honest where the agent is confident. 0 turns it off.",
     )
+    error_cost = models.FloatField(
+        default=1.0,
+        validators=[MinValueValidator(0.01), MaxValueValidator(1000.0)],
+        help_text="What an error of this type that nobody reviewed costs, relative to other types (0.01 to 1000): "
+        "recalibration sends reviewers the costliest likely errors first.",
+    )
     review_window = models.DurationField(
         default=timedelta(hours=4),
         help_text="How long an action that ran before review (post-action) stays in the post-action queue for a "

@@ -175,6 +175,7 @@ CELERY_BEAT_SCHEDULE = {
     "verify-audit-trail": {"task": "audit.tasks.verify_audit_trail", "schedule": timedelta(days=1)},
     "prune-audit-log": {"task": "audit.tasks.prune_audit_log", "schedule": timedelta(days=1)},
     "count-actions": {"task": "calibration.tasks.count_actions", "schedule": timedelta(minutes=1)},
+    "propose-thresholds": {"task": "calibration.tasks.propose_thresholds", "schedule": timedelta(hours=1)},
 }
 
 AUTH_PASSWORD_VALIDATORS = [

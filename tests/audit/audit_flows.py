@@ -399,7 +399,8 @@ def policy_flow(s: Scene) -> dict:
     admin = s.page("root")
     email_form = {
         "key": "send_email", "name": "Send email", "domain": "comms", "irreversible": "on",
-        "payload_schema": "null", "threshold": "0.9", "audit_sample_rate": "0.02", "review_window": "04:00:00",
+        "payload_schema": "null", "threshold": "0.9", "audit_sample_rate": "0.02", "error_cost": "1",
+        "review_window": "04:00:00",
         "is_active": "on",
     }  # fmt: skip
     settings_form = {

@@ -45,13 +45,16 @@ def test_admin_refuses_an_invalid_payload_schema(admin_client):
     assert not ActionType.objects.filter(key="bad_type").exists()
 
 
-def test_admin_refuses_a_threshold_or_sample_rate_outside_0_1_and_an_unknown_group(admin_client):
+def test_admin_refuses_a_threshold_or_sample_rate_outside_0_1_an_error_cost_out_of_range_and_an_unknown_group(
+    admin_client,
+):
     response = admin_client.post(
         "/admin/hitl/actiontype/add/",
-        {"key": "t", "name": "T", "threshold": "1.5", "audit_sample_rate": "-0.1", "review_window": "04:00:00",
-         "reviewer_group": "nobody", "is_active": "on"},
+        {"key": "t", "name": "T", "threshold": "1.5", "audit_sample_rate": "-0.1", "error_cost": "5000",
+         "review_window": "04:00:00", "reviewer_group": "nobody", "is_active": "on"},
     )  # fmt: skip
-    assert b"less than or equal to 1" in response.content
+    assert b"less than or equal to 1." in response.content
+    assert b"less than or equal to 1000" in response.content
     assert b"greater than or equal to 0" in response.content
     assert b"No reviewer group" in response.content
     assert not ActionType.objects.filter(key="t").exists()

@@ -49,7 +49,8 @@ def test_a_threshold_change_in_admin_reaches_the_next_submit(admin_client, api, 
     assert api.post("/api/v1/actions", submit_body(), format="json").json()["route"]["threshold"] == 0.85
     form = {
         "key": "send_email", "name": "Send email", "domain": "comms", "irreversible": "on",
-        "payload_schema": "null", "threshold": "0.95", "audit_sample_rate": "0", "review_window": "04:00:00",
+        "payload_schema": "null", "threshold": "0.95", "audit_sample_rate": "0", "error_cost": "1",
+        "review_window": "04:00:00",
         "is_active": "on",
     }  # fmt: skip
     response = admin_client.post(f"/admin/hitl/actiontype/{email_type.pk}/change/", form)

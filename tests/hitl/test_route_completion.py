@@ -74,7 +74,8 @@ def admin_client(client, db):
 def type_form(**overrides):
     return {"key": "execute_trade", "name": "Execute trade", "domain": "finance", "irreversible": "on",
             "compliance_sensitive": "on", "payload_schema": "null", "reviewer_group": "finance",
-            "audit_sample_rate": "0.02", "review_window": "04:00:00", "is_active": "on", **overrides}  # fmt: skip
+            "audit_sample_rate": "0.02", "error_cost": "1", "review_window": "04:00:00", "is_active": "on",
+            **overrides}  # fmt: skip
 
 
 def test_admin_refuses_a_compliance_sensitive_type_for_a_group_too_small_for_tier3(admin_client, groups):

@@ -1,0 +1,195 @@
+"""Threshold proposals: recalibrated thresholds that fit the reviewers' capacity, with a what-if
+replay of each over the recent days; they never apply themselves.
+
+proposals_make() reads, per action type, its human verdicts (the labels, weighted as calibration
+weighs them) and its recent actions, and the reviewer groups' daily capacities; the math is
+calibration.recalibration's. A type with fewer verdicts than RecalibrationSettings.min_labels keeps
+its threshold (and the actions it routes take their share of the capacity first). The replay runs
+the product's own routing (hitl.routing.route, with the policy in force) over the type's recent
+actions at the current and at the proposed threshold. An admin applies a proposal (the type's
+threshold changes like any policy edit: audited, the policy version bumped) or rejects it.
+"""
+
+from collections import Counter
+from dataclasses import replace
+from datetime import timedelta
+
+from django.db import connection, transaction
+from django.utils import timezone
+
+from hitl import routing
+from hitl.errors import Conflict, Invalid
+from hitl.models import ActionType
+from hitl.policy import policy_current
+from hitl.services import policy_changed, policy_snapshot_of
+from hitl.states import RoutePattern
+from reviews import selectors as reviews
+
+from . import recalibration
+from .models import RecalibrationSettings, ThresholdProposal
+from .selectors import threshold_of
+
+_LABELS = """
+    SELECT action_type_id, confidence, correct, 1.0 / greatest(probability, 1e-6) FROM calibration_label
+    WHERE action_type_id = ANY(%(types)s)
+"""
+_RECENT = """
+    SELECT action_type_id, confidence, irreversible, blast_radius, compliance_risk,
+        coalesce(ARRAY(SELECT jsonb_array_elements_text(CASE jsonb_typeof(entity -> 'tags')
+            WHEN 'array' THEN entity -> 'tags' ELSE '[]' END)), '{}')
+    FROM hitl_action
+    WHERE action_type_id = ANY(%(types)s) AND created_at >= %(since)s AND created_at < %(until)s
+"""
+
+
+def recalibration_settings() -> RecalibrationSettings:
+    return RecalibrationSettings.objects.get_or_create(pk=1)[0]
+
+
+def proposals_make(*, now=None, action_type: ActionType | None = None) -> tuple[list[ThresholdProposal], dict]:
+    """Propose a threshold for every active type with enough verdicts (or for `action_type`), and
+    supersede their open proposals. Returns the proposals and, per type left out, why (the verdicts
+    still needed). Raises Invalid when no reviewer group has a daily capacity to fit."""
+    now = now or timezone.now()
+    config = recalibration_settings()
+    groups = reviews.group_capacities()
+    capacity = sum(g.daily_capacity for g in groups if g.daily_capacity is not None)
+    if not capacity:
+        raise Invalid("No reviewer group has a daily capacity: set them in admin (Reviewer groups) first.")
+    types = list(ActionType.objects.filter(is_active=True).order_by("key"))
+    labels, recent = _labels(types), _recent(types, now - timedelta(days=config.replay_days), now)
+    wanted = [action_type] if action_type is not None else types
+    short = {
+        t.key: f"{config.min_labels - len(labels.get(t.pk, []))} more human verdicts needed (has "
+        f"{len(labels.get(t.pk, []))} of {config.min_labels})"
+        for t in wanted
+        if len(labels.get(t.pk, [])) < config.min_labels
+    }
+    eligible = [t for t in types if len(labels.get(t.pk, [])) >= config.min_labels]
+    policy = policy_current()
+    inputs, others = [], 0
+    for t in types:
+        facts = [_facts(t, row) for row in recent.get(t.pk, [])]
+        if t in eligible:
+            forced = [routing.route(replace(f, type_threshold=0.0), policy).pattern != RoutePattern.AUTONOMOUS
+                      for f in facts]  # fmt: skip
+            mapping = recalibration.isotonic(labels[t.pk])
+            recents = tuple(recalibration.Recent(f.confidence, m) for f, m in zip(facts, forced, strict=True))
+            inputs.append((t, facts, recalibration.TypeInput(t.key, t.error_cost, mapping, recents)))
+        else:  # its threshold stays: what it routes comes off the capacity first
+            others += sum(routing.route(f, policy).pattern != RoutePattern.AUTONOMOUS for f in facts)
+    budget = int(capacity * config.replay_days) - others
+    proposed, cutoff = recalibration.thresholds([i for _, _, i in inputs], budget)
+    made = []
+    with transaction.atomic():
+        for t, facts, data in inputs:
+            if action_type is not None and t.pk != action_type.pk:
+                continue
+            low, high = recalibration.interval(data, labels[t.pk], cutoff) if data.recent else (None, None)
+            ThresholdProposal.objects.filter(action_type=t, status=ThresholdProposal.Status.PROPOSED).update(
+                status=ThresholdProposal.Status.SUPERSEDED
+            )
+            current = threshold_of(t)
+            made.append(
+                ThresholdProposal.objects.create(
+                    action_type=t,
+                    created_at=now,
+                    current_threshold=current,
+                    proposed_threshold=proposed[t.key],
+                    interval=[low, high],
+                    labels=len(labels[t.pk]),
+                    mapping=[list(step) for step in data.mapping.steps],
+                    capacity=capacity,
+                    replay=_replay(data, facts, policy, current, proposed[t.key], config.replay_days),
+                )
+            )
+        if made:  # until a type has enough verdicts, the hourly task tries again
+            RecalibrationSettings.objects.filter(pk=config.pk).update(last_run_at=now)
+    return made, short
+
+
+def _labels(types) -> dict[int, list[tuple[float, bool, float]]]:
+    found: dict[int, list] = {}
+    with connection.cursor() as cursor:
+        cursor.execute(_LABELS, {"types": [t.pk for t in types]})
+        for type_id, confidence, correct, weight in cursor.fetchall():
+            found.setdefault(type_id, []).append((confidence, correct, float(weight)))
+    return found
+
+
+def _recent(types, since, until) -> dict[int, list[tuple]]:
+    found: dict[int, list] = {}
+    with connection.cursor() as cursor:
+        cursor.execute(_RECENT, {"types": [t.pk for t in types], "since": since, "until": until})
+        for type_id, *row in cursor.fetchall():
+            found.setdefault(type_id, []).append(row)
+    return found
+
+
+def _facts(action_type: ActionType, row) -> routing.RiskFacts:
+    confidence, irreversible, blast_radius, compliance_risk, tags = row
+    return routing.RiskFacts(
+        action_type=action_type.key,
+        domain=action_type.domain,
+        confidence=confidence,
+        irreversible=irreversible,
+        blast_radius=blast_radius,
+        compliance_risk=compliance_risk,
+        entity_tags=tuple(tags),
+        type_threshold=action_type.threshold,
+        type_reviewer_group=action_type.reviewer_group,
+    )
+
+
+def _replay(data, facts, policy, current: float, proposed: float, days: int) -> dict:
+    """What routing would have done with the type's recent actions at each threshold, per day."""
+
+    def at(threshold: float) -> dict:
+        routes = [routing.route(replace(f, type_threshold=threshold), policy) for f in facts]
+        sent = [r for r in routes if r.pattern != RoutePattern.AUTONOMOUS]
+        return {
+            "threshold": threshold,
+            "routed_per_day": round(len(sent) / days, 2),
+            "routed_share": round(len(sent) / len(routes), 4) if routes else None,
+            "pre_action_per_day": round(sum(r.pattern == RoutePattern.PRE_ACTION for r in sent) / days, 2),
+            "unreviewed_errors_per_day": round(recalibration.unreviewed_errors(data, threshold) / days, 3),
+            "by_tier": {
+                tier: round(n / days, 2) for tier, n in sorted(Counter(r.tier for r in sent if r.tier).items())
+            },
+            "by_group": {
+                group: round(n / days, 2) for group, n in sorted(Counter(r.reviewer_group for r in sent).items())
+            },
+        }
+
+    return {"days": days, "actions": len(facts), "before": at(current), "after": at(proposed)}
+
+
+def _per_day(counts: Counter, days: int) -> dict:
+    return {key: round(n / days, 2) for key, n in sorted(counts.items())}
+
+
+def proposal_decide(*, proposal_id: int, apply: bool, by) -> ThresholdProposal:
+    """Apply (the type's threshold becomes the proposal's: audited, the policy version bumped) or
+    reject an open proposal. Conflict when it was decided or superseded meanwhile."""
+    status = ThresholdProposal.Status.APPLIED if apply else ThresholdProposal.Status.REJECTED
+    with transaction.atomic():
+        taken = ThresholdProposal.objects.filter(pk=proposal_id, status=ThresholdProposal.Status.PROPOSED).update(
+            status=status, decided_by=by, decided_at=timezone.now()
+        )
+        proposal = ThresholdProposal.objects.select_related("action_type").get(pk=proposal_id)
+        if not taken:
+            raise Conflict(f"This proposal is {proposal.status} already: nothing changed.")
+        if apply:
+            action_type = ActionType.objects.select_for_update().get(pk=proposal.action_type_id)
+            before = policy_snapshot_of(action_type)
+            action_type.threshold = proposal.proposed_threshold
+            action_type.save(update_fields=["threshold", "updated_at"])
+            policy_changed(actor=by, subject=action_type, before=before, after=policy_snapshot_of(action_type))
+    return proposal
+
+
+def proposals_due(*, now=None) -> bool:
+    """Whether the schedule (RecalibrationSettings.every) calls for new proposals now."""
+    config = recalibration_settings()
+    now = now or timezone.now()
+    return config.last_run_at is None or now - config.last_run_at >= config.every

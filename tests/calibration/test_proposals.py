@@ -1,0 +1,156 @@
+"""Threshold proposals: recalibration on synthetic verdicts moves an over-confident type's threshold
+up and an under-confident one's down within the reviewers' capacity; a proposal never applies
+itself; applying one is audited and bumps the policy version; too little data is refused with
+the count still needed."""
+
+import random
+from datetime import UTC, datetime, timedelta
+from io import StringIO
+
+import pytest
+from django.core.management import CommandError, call_command
+
+from audit.models import AuditEvent
+from calibration.models import ThresholdProposal
+from calibration.proposals import proposals_make
+from calibration.recalibration import Mapping, isotonic
+from calibration.services import label_record
+from hitl.errors import Invalid
+from hitl.models import Action, ActionType, RoutingSettings
+from hitl.services import agent_create
+from hitl.states import RoutePattern, Status
+from reviews.models import ReviewerGroup
+from tests.factories import ActionTypeFactory, ReviewerGroupFactory, UserFactory
+
+NOW = datetime(2026, 5, 4, 12, 0, tzinfo=UTC)
+TRUTH = {
+    "draft_reply": lambda c: max(0.0, c - 0.3),
+    "tag_ticket": lambda c: min(1.0, c + 0.1),
+}  # over-, under-confident
+
+
+def test_isotonic_pools_adjacent_violators_with_their_weights():
+    fit = isotonic([(0.1, False, 1.0), (0.2, True, 1.0), (0.3, False, 1.0), (0.4, True, 1.0), (0.5, True, 3.0)])
+    assert fit.steps == ((0.1, 0.0), (0.3, 0.5), (0.5, 1.0))
+    assert [fit.chance(c) for c in (0.05, 0.25, 0.45, 0.9)] == [0.0, 0.5, 1.0, 1.0]
+    assert isotonic([(0.9, True, 50.0), (0.95, False, 1.0)]).steps == ((0.95, 50 / 51),)  # weights pool too
+    assert Mapping(()).chance(0.4) == 0.4
+
+
+@pytest.fixture
+def world(db):
+    """Two reversible types at the cold start's 0.70; 200 verdicts each and 14 days of 20 actions a
+    day each, with the team deciding as many a day as routing sends it now."""
+    ReviewerGroup.objects.update(daily_capacity=None)
+    team = ReviewerGroupFactory(key="team", rank=1)
+    team.members.add(UserFactory(username="tina"))
+    reviewer = team.members.get()
+    agent, _ = agent_create(name="support-bot")
+    rng = random.Random(11)
+    types = {}
+    for key, truth in TRUTH.items():
+        types[key] = ActionTypeFactory(key=key, payload_schema=None, irreversible=False)
+        for i in range(200):
+            c = rng.uniform(0.3, 1.0)
+            action = make(agent, types[key], c, NOW - timedelta(days=30, minutes=i))
+            label_record(action=action, verdict="approved" if rng.random() < truth(c) else "rejected",
+                         reviewer=reviewer, decided_at=NOW - timedelta(days=29, minutes=i))  # fmt: skip
+        for i in range(14 * 20):
+            make(agent, types[key], rng.uniform(0.3, 1.0), NOW - timedelta(minutes=3 * i + 1))
+    routed_now = Action.objects.filter(created_at__gte=NOW - timedelta(days=14), confidence__lt=0.7).count()
+    team.daily_capacity = round(routed_now / 14)
+    team.save()
+    return types, team, agent, reviewer
+
+
+def make(agent, action_type, confidence, created):
+    return Action.objects.create(
+        agent=agent, action_type=action_type, payload={}, summary="x", confidence=confidence, irreversible=False,
+        compliance_risk=False, status=Status.APPROVED, route_pattern=RoutePattern.AUTONOMOUS, route_threshold=0.7,
+        created_at=created,
+    )  # fmt: skip
+
+
+def test_an_over_confident_type_gets_more_review_and_an_under_confident_one_less_within_capacity(world):
+    types, team, *_ = world
+    version = RoutingSettings.objects.get().version
+
+    made, short = proposals_make(now=NOW)
+
+    assert short == {} and {p.action_type.key for p in made} == set(TRUTH)
+    over, under = (next(p for p in made if p.action_type.key == key) for key in ("draft_reply", "tag_ticket"))
+    assert over.current_threshold == under.current_threshold == 0.7
+    assert over.proposed_threshold > 0.7 > under.proposed_threshold
+    routed = sum(p.replay["after"]["routed_per_day"] for p in made)
+    assert routed <= team.daily_capacity + 0.01  # within what the team decides a day
+    before = sum(p.replay["before"]["unreviewed_errors_per_day"] for p in made)
+    after = sum(p.replay["after"]["unreviewed_errors_per_day"] for p in made)
+    assert after < 0.85 * before  # the same reviews, spent where the errors are
+    for p in made:
+        low, high = p.interval
+        assert low <= high and p.labels == 200 and p.capacity == team.daily_capacity
+        # The product's own routing: below 0.6 it is tier2 (leads), above it tier1 (the team).
+        assert set(p.replay["after"]["by_group"]) <= {"team", "lead"}
+        assert sum(p.replay["after"]["by_group"].values()) == pytest.approx(
+            p.replay["after"]["routed_per_day"], abs=0.02
+        )
+    # Never applied by itself: the thresholds and the policy version are as they were.
+    assert set(ActionType.objects.filter(key__in=TRUTH).values_list("threshold", flat=True)) == {None}
+    assert RoutingSettings.objects.get().version == version
+    assert all(p.status == "proposed" for p in made)
+
+
+def test_applying_a_proposal_is_audited_bumps_the_version_and_happens_once(world, admin_client):
+    made, _ = proposals_make(now=NOW)
+    over = next(p for p in made if p.action_type.key == "draft_reply")
+    listed = admin_client.get(f"/admin/calibration/thresholdproposal/{over.pk}/change/")
+    page = listed.content.decode()
+    assert listed.status_code == 200 and "What-if replay" in page and f"proposed ({over.proposed_threshold})" in page
+    calibration = admin_client.get("/api/v1/calibration", {"action_type": "draft_reply"}).json()
+    assert calibration[0]["proposed_threshold"] == over.proposed_threshold
+    version = RoutingSettings.objects.get().version
+
+    admin_client.post("/admin/calibration/thresholdproposal/", {"action": "apply", "_selected_action": [over.pk]})
+
+    over.refresh_from_db()
+    assert over.status == "applied" and over.decided_by.username == "admin"
+    assert ActionType.objects.get(key="draft_reply").threshold == over.proposed_threshold
+    assert RoutingSettings.objects.get().version == version + 1
+    event = AuditEvent.objects.get(event_type="policy_changed")
+    assert (event.actor_type, event.actor_label) == ("admin", "admin")
+    assert (event.before["threshold"], event.after["threshold"]) == (None, over.proposed_threshold)
+    admin_client.post("/admin/calibration/thresholdproposal/", {"action": "reject", "_selected_action": [over.pk]})
+    over.refresh_from_db()
+    assert over.status == "applied" and AuditEvent.objects.filter(event_type="policy_changed").count() == 1
+    assert (
+        admin_client.get("/api/v1/calibration", {"action_type": "draft_reply"}).json()[0]["proposed_threshold"] is None
+    )
+
+
+def test_a_new_proposal_supersedes_the_open_one(world):
+    first, _ = proposals_make(now=NOW)
+    second, _ = proposals_make(now=NOW + timedelta(minutes=1))
+    assert set(ThresholdProposal.objects.filter(pk__in=[p.pk for p in first]).values_list("status", flat=True)) == {
+        "superseded"
+    }
+    assert ThresholdProposal.objects.filter(status="proposed").count() == len(second) == 2
+
+
+def test_too_few_verdicts_or_no_capacity_is_refused_saying_what_is_missing(world):
+    types, team, agent, reviewer = world
+    sparse = ActionTypeFactory(key="close_ticket", payload_schema=None, irreversible=False)
+    for i in range(30):
+        action = make(agent, sparse, 0.8, NOW - timedelta(days=20, minutes=i))
+        label_record(action=action, verdict="approved", reviewer=reviewer, decided_at=NOW - timedelta(days=19))
+    made, short = proposals_make(now=NOW)
+    assert short == {"close_ticket": "20 more human verdicts needed (has 30 of 50)"}
+    assert "close_ticket" not in {p.action_type.key for p in made}
+    with pytest.raises(CommandError, match=r"No proposal for close_ticket: 20 more human verdicts needed"):
+        call_command("propose_thresholds", "--type", "close_ticket", stdout=StringIO())
+    out = StringIO()
+    call_command("propose_thresholds", stdout=out)
+    assert "draft_reply: 0.70 -> " in out.getvalue() and "close_ticket: no proposal: 20 more" in out.getvalue()
+
+    ReviewerGroup.objects.update(daily_capacity=None)
+    with pytest.raises(Invalid, match="No reviewer group has a daily capacity"):
+        proposals_make(now=NOW)
