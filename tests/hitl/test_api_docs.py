@@ -140,8 +140,8 @@ def examples(operation, kind):
 
 @pytest.fixture
 def demo_setup(db):
-    for fields in demo.ACTION_TYPES:
-        ActionType.objects.create(**fields)
+    for fields in demo.ACTION_TYPES:  # no audit sampling: a drawn sample would add a review window
+        ActionType.objects.create(**{**fields, "audit_sample_rate": 0})
     for fields in demo.GROUPS:
         ReviewerGroup.objects.update_or_create(key=fields["key"], defaults=fields)
     reviewer = UserFactory(username="tina")
