@@ -34,7 +34,7 @@ _LABELS = """
     WHERE action_type_id = ANY(%(types)s)
 """
 _RECENT = """
-    SELECT action_type_id, confidence, irreversible, blast_radius, compliance_risk,
+    SELECT action_type_id, created_at, confidence, irreversible, blast_radius, compliance_risk,
         coalesce(ARRAY(SELECT jsonb_array_elements_text(CASE jsonb_typeof(entity -> 'tags')
             WHEN 'array' THEN entity -> 'tags' ELSE '[]' END)), '{}')
     FROM hitl_action
@@ -57,7 +57,9 @@ def proposals_make(*, now=None, action_type: ActionType | None = None) -> tuple[
     if not capacity:
         raise Invalid("No reviewer group has a daily capacity: set them in admin (Reviewer groups) first.")
     types = list(ActionType.objects.filter(is_active=True).order_by("key"))
-    labels, recent = _labels(types), _recent(types, now - timedelta(days=config.replay_days), now)
+    labels, (recent, earliest) = _labels(types), _recent(types, now - timedelta(days=config.replay_days), now)
+    # The days the recent actions cover: a young installation has less than replay_days of them.
+    days = min(float(config.replay_days), max((now - (earliest or now)) / timedelta(days=1), 1 / 24))
     wanted = [action_type] if action_type is not None else types
     short = {
         t.key: f"{config.min_labels - len(labels.get(t.pk, []))} more human verdicts needed (has "
@@ -75,17 +77,31 @@ def proposals_make(*, now=None, action_type: ActionType | None = None) -> tuple[
                       for f in facts]  # fmt: skip
             mapping = recalibration.isotonic(labels[t.pk])
             recents = tuple(recalibration.Recent(f.confidence, m) for f, m in zip(facts, forced, strict=True))
-            inputs.append((t, facts, recalibration.TypeInput(t.key, t.error_cost, mapping, recents)))
+            data = recalibration.TypeInput(t.key, t.error_cost, mapping, recents, threshold_of(t))
+            inputs.append((t, facts, data))
         else:  # its threshold stays: what it routes comes off the capacity first
             others += sum(routing.route(f, policy).pattern != RoutePattern.AUTONOMOUS for f in facts)
-    budget = int(capacity * config.replay_days) - others
+    # A type whose rules send every recent action to a person (irreversible, compliance…) has no
+    # threshold to move.
+    fixed = {t.key for t, _, data in inputs if all(r.forced for r in data.recent)}
+    for t, _, data in inputs:
+        if t.key in fixed:
+            others += len(data.recent)  # all of it goes to a person, whatever the threshold
+            if t in wanted:
+                short[t.key] = (
+                    "its rules send every recent action to a person whatever its confidence"
+                    if data.recent
+                    else f"no actions in the last {config.replay_days} days to fit"
+                )
+    inputs = [(t, f, data) for t, f, data in inputs if t.key not in fixed]
+    budget = int(capacity * days) - others
     proposed, cutoff = recalibration.thresholds([i for _, _, i in inputs], budget)
     made = []
     with transaction.atomic():
         for t, facts, data in inputs:
             if action_type is not None and t.pk != action_type.pk:
                 continue
-            low, high = recalibration.interval(data, labels[t.pk], cutoff) if data.recent else (None, None)
+            low, high = recalibration.interval(data, labels[t.pk], cutoff)
             ThresholdProposal.objects.filter(action_type=t, status=ThresholdProposal.Status.PROPOSED).update(
                 status=ThresholdProposal.Status.SUPERSEDED
             )
@@ -100,7 +116,7 @@ def proposals_make(*, now=None, action_type: ActionType | None = None) -> tuple[
                     labels=len(labels[t.pk]),
                     mapping=[list(step) for step in data.mapping.steps],
                     capacity=capacity,
-                    replay=_replay(data, facts, policy, current, proposed[t.key], config.replay_days),
+                    replay=_replay(data, facts, policy, current, proposed[t.key], days),
                 )
             )
         if made:  # until a type has enough verdicts, the hourly task tries again
@@ -117,13 +133,16 @@ def _labels(types) -> dict[int, list[tuple[float, bool, float]]]:
     return found
 
 
-def _recent(types, since, until) -> dict[int, list[tuple]]:
+def _recent(types, since, until) -> tuple[dict[int, list[tuple]], object]:
+    """Each type's recent actions' risk facts, and when the earliest of them was created."""
     found: dict[int, list] = {}
+    earliest = None
     with connection.cursor() as cursor:
         cursor.execute(_RECENT, {"types": [t.pk for t in types], "since": since, "until": until})
-        for type_id, *row in cursor.fetchall():
+        for type_id, created_at, *row in cursor.fetchall():
             found.setdefault(type_id, []).append(row)
-    return found
+            earliest = created_at if earliest is None else min(earliest, created_at)
+    return found, earliest
 
 
 def _facts(action_type: ActionType, row) -> routing.RiskFacts:
@@ -141,7 +160,7 @@ def _facts(action_type: ActionType, row) -> routing.RiskFacts:
     )
 
 
-def _replay(data, facts, policy, current: float, proposed: float, days: int) -> dict:
+def _replay(data, facts, policy, current: float, proposed: float, days: float) -> dict:
     """What routing would have done with the type's recent actions at each threshold, per day."""
 
     def at(threshold: float) -> dict:
@@ -161,10 +180,10 @@ def _replay(data, facts, policy, current: float, proposed: float, days: int) -> 
             },
         }
 
-    return {"days": days, "actions": len(facts), "before": at(current), "after": at(proposed)}
+    return {"days": round(days, 2), "actions": len(facts), "before": at(current), "after": at(proposed)}
 
 
-def _per_day(counts: Counter, days: int) -> dict:
+def _per_day(counts: Counter, days: float) -> dict:
     return {key: round(n / days, 2) for key, n in sorted(counts.items())}
 
 

@@ -59,6 +59,7 @@ class TypeInput:
     error_cost: float
     mapping: Mapping
     recent: tuple[Recent, ...]
+    current: float | None = None  # the threshold in force: kept when it routes the same actions
 
 
 def thresholds(types: list[TypeInput], budget: int) -> tuple[dict[str, float], float]:
@@ -76,12 +77,15 @@ def thresholds(types: list[TypeInput], budget: int) -> tuple[dict[str, float], f
     for t in types:
         mine = sorted(r.confidence for r in t.recent if not r.forced)
         taken = sorted(c for _, c, key in routed if key == t.key)
-        result[t.key] = _between(taken, mine)
+        result[t.key] = _between(taken, mine, t.current)
     return result, cutoff
 
 
-def _between(taken: list[float], everything: list[float]) -> float:
-    """A threshold that routes the `taken` confidences of `everything` (the lowest ones)."""
+def _between(taken: list[float], everything: list[float], current: float | None = None) -> float:
+    """A threshold that routes the `taken` confidences of `everything` (the lowest ones): `current`
+    when it does, else one between the last taken and the first not."""
+    if current is not None and sum(c < current for c in everything) == len(taken):
+        return current
     if not everything:
         return 0.0
     if not taken:
@@ -97,7 +101,7 @@ def threshold_at_cutoff(t: TypeInput, mapping: Mapping, cutoff: float) -> float:
     mine = sorted(r.confidence for r in t.recent if not r.forced)
     # The risk falls as the confidence rises (the mapping does not decrease): the lowest ones are taken.
     count = sum(t.error_cost * (1 - mapping.chance(c)) >= cutoff for c in mine)
-    return _between(mine[:count], mine)
+    return _between(mine[:count], mine, t.current)
 
 
 def interval(t: TypeInput, labels: list[tuple[float, bool, float]], cutoff: float, *, rounds: int = 100,

@@ -8,6 +8,7 @@ from datetime import UTC, datetime, timedelta
 from io import StringIO
 
 import pytest
+import time_machine
 from django.core.management import CommandError, call_command
 
 from audit.models import AuditEvent
@@ -55,8 +56,8 @@ def world(db):
             action = make(agent, types[key], c, NOW - timedelta(days=30, minutes=i))
             label_record(action=action, verdict="approved" if rng.random() < truth(c) else "rejected",
                          reviewer=reviewer, decided_at=NOW - timedelta(days=29, minutes=i))  # fmt: skip
-        for i in range(14 * 20):
-            make(agent, types[key], rng.uniform(0.3, 1.0), NOW - timedelta(minutes=3 * i + 1))
+        for i in range(14 * 20):  # one every 72 minutes: the 14 days
+            make(agent, types[key], rng.uniform(0.3, 1.0), NOW - timedelta(minutes=72 * i + 1))
     routed_now = Action.objects.filter(created_at__gte=NOW - timedelta(days=14), confidence__lt=0.7).count()
     team.daily_capacity = round(routed_now / 14)
     team.save()
@@ -142,13 +143,22 @@ def test_too_few_verdicts_or_no_capacity_is_refused_saying_what_is_missing(world
     for i in range(30):
         action = make(agent, sparse, 0.8, NOW - timedelta(days=20, minutes=i))
         label_record(action=action, verdict="approved", reviewer=reviewer, decided_at=NOW - timedelta(days=19))
+    wire = ActionTypeFactory(key="wire_money", payload_schema=None, compliance_sensitive=True)
+    for i in range(60):  # compliance-sensitive: a person sees every one, whatever its confidence
+        action = make(agent, wire, 0.9, NOW - timedelta(days=20, minutes=i))
+        label_record(action=action, verdict="approved", reviewer=reviewer, decided_at=NOW - timedelta(days=19))
+        Action.objects.filter(pk=make(agent, wire, 0.95, NOW - timedelta(hours=i + 1)).pk).update(compliance_risk=True)
     made, short = proposals_make(now=NOW)
-    assert short == {"close_ticket": "20 more human verdicts needed (has 30 of 50)"}
+    assert short == {
+        "close_ticket": "20 more human verdicts needed (has 30 of 50)",
+        "wire_money": "its rules send every recent action to a person whatever its confidence",
+    }
     assert "close_ticket" not in {p.action_type.key for p in made}
-    with pytest.raises(CommandError, match=r"No proposal for close_ticket: 20 more human verdicts needed"):
-        call_command("propose_thresholds", "--type", "close_ticket", stdout=StringIO())
     out = StringIO()
-    call_command("propose_thresholds", stdout=out)
+    with time_machine.travel(NOW, tick=False):
+        with pytest.raises(CommandError, match=r"No proposal for close_ticket: 20 more human verdicts needed"):
+            call_command("propose_thresholds", "--type", "close_ticket", stdout=StringIO())
+        call_command("propose_thresholds", stdout=out)
     assert "draft_reply: 0.70 -> " in out.getvalue() and "close_ticket: no proposal: 20 more" in out.getvalue()
 
     ReviewerGroup.objects.update(daily_capacity=None)
