@@ -27,18 +27,11 @@ from reviews import selectors as reviews
 
 from . import recalibration
 from .models import RecalibrationSettings, ThresholdProposal
-from .selectors import threshold_of
+from .selectors import recent_facts, threshold_of
 
 _LABELS = """
     SELECT action_type_id, confidence, correct, 1.0 / greatest(probability, 1e-6) FROM calibration_label
     WHERE action_type_id = ANY(%(types)s)
-"""
-_RECENT = """
-    SELECT action_type_id, created_at, confidence, irreversible, blast_radius, compliance_risk,
-        coalesce(ARRAY(SELECT jsonb_array_elements_text(CASE jsonb_typeof(entity -> 'tags')
-            WHEN 'array' THEN entity -> 'tags' ELSE '[]' END)), '{}')
-    FROM hitl_action
-    WHERE action_type_id = ANY(%(types)s) AND created_at >= %(since)s AND created_at < %(until)s
 """
 
 
@@ -57,7 +50,8 @@ def proposals_make(*, now=None, action_type: ActionType | None = None) -> tuple[
     if not capacity:
         raise Invalid("No reviewer group has a daily capacity: set them in admin (Reviewer groups) first.")
     types = list(ActionType.objects.filter(is_active=True).order_by("key"))
-    labels, (recent, earliest) = _labels(types), _recent(types, now - timedelta(days=config.replay_days), now)
+    labels = _labels(types)
+    recent, earliest = recent_facts(types, now - timedelta(days=config.replay_days), now)
     # The days the recent actions cover: a young installation has less than replay_days of them.
     days = min(float(config.replay_days), max((now - (earliest or now)) / timedelta(days=1), 1 / 24))
     wanted = [action_type] if action_type is not None else types
@@ -71,7 +65,7 @@ def proposals_make(*, now=None, action_type: ActionType | None = None) -> tuple[
     policy = policy_current()
     inputs, others = [], 0
     for t in types:
-        facts = [_facts(t, row) for row in recent.get(t.pk, [])]
+        facts = recent.get(t.pk, [])
         if t in eligible:
             forced = [routing.route(replace(f, type_threshold=0.0), policy).pattern != RoutePattern.AUTONOMOUS
                       for f in facts]  # fmt: skip
@@ -131,33 +125,6 @@ def _labels(types) -> dict[int, list[tuple[float, bool, float]]]:
         for type_id, confidence, correct, weight in cursor.fetchall():
             found.setdefault(type_id, []).append((confidence, correct, float(weight)))
     return found
-
-
-def _recent(types, since, until) -> tuple[dict[int, list[tuple]], object]:
-    """Each type's recent actions' risk facts, and when the earliest of them was created."""
-    found: dict[int, list] = {}
-    earliest = None
-    with connection.cursor() as cursor:
-        cursor.execute(_RECENT, {"types": [t.pk for t in types], "since": since, "until": until})
-        for type_id, created_at, *row in cursor.fetchall():
-            found.setdefault(type_id, []).append(row)
-            earliest = created_at if earliest is None else min(earliest, created_at)
-    return found, earliest
-
-
-def _facts(action_type: ActionType, row) -> routing.RiskFacts:
-    confidence, irreversible, blast_radius, compliance_risk, tags = row
-    return routing.RiskFacts(
-        action_type=action_type.key,
-        domain=action_type.domain,
-        confidence=confidence,
-        irreversible=irreversible,
-        blast_radius=blast_radius,
-        compliance_risk=compliance_risk,
-        entity_tags=tuple(tags),
-        type_threshold=action_type.threshold,
-        type_reviewer_group=action_type.reviewer_group,
-    )
 
 
 def _replay(data, facts, policy, current: float, proposed: float, days: float) -> dict:

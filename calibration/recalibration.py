@@ -77,11 +77,11 @@ def thresholds(types: list[TypeInput], budget: int) -> tuple[dict[str, float], f
     for t in types:
         mine = sorted(r.confidence for r in t.recent if not r.forced)
         taken = sorted(c for _, c, key in routed if key == t.key)
-        result[t.key] = _between(taken, mine, t.current)
+        result[t.key] = routing_threshold(taken, mine, t.current)
     return result, cutoff
 
 
-def _between(taken: list[float], everything: list[float], current: float | None = None) -> float:
+def routing_threshold(taken: list[float], everything: list[float], current: float | None = None) -> float:
     """A threshold that routes the `taken` confidences of `everything` (the lowest ones): `current`
     when it does, else one between the last taken and the first not."""
     if current is not None and sum(c < current for c in everything) == len(taken):
@@ -101,7 +101,7 @@ def threshold_at_cutoff(t: TypeInput, mapping: Mapping, cutoff: float) -> float:
     mine = sorted(r.confidence for r in t.recent if not r.forced)
     # The risk falls as the confidence rises (the mapping does not decrease): the lowest ones are taken.
     count = sum(t.error_cost * (1 - mapping.chance(c)) >= cutoff for c in mine)
-    return _between(mine[:count], mine, t.current)
+    return routing_threshold(mine[:count], mine, t.current)
 
 
 def interval(t: TypeInput, labels: list[tuple[float, bool, float]], cutoff: float, *, rounds: int = 100,

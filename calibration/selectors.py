@@ -6,7 +6,7 @@ UTC) from the labels themselves. Both are the same sums (calibration.sums), whic
 calibration.metrics finishes into the figures.
 """
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import UTC, date, datetime, time, timedelta
 
 from django import forms
@@ -15,13 +15,15 @@ from django.db import connection
 from django.db.models import Sum
 
 from audit.export import MomentField
+from hitl import routing
 from hitl.models import ActionType, Agent
-from hitl.policy import policy_snapshot
+from hitl.policy import policy_current, policy_snapshot
 from hitl.routing import COLD_START_IRREVERSIBLE, COLD_START_REVERSIBLE
 from hitl.states import RoutePattern
 
 from . import metrics
 from .models import ActionCount, ThresholdProposal
+from .recalibration import routing_threshold
 from .sums import BIN, COLUMNS, SUMS
 
 GROUPS = ("action_type", "agent")
@@ -361,3 +363,96 @@ def proposed_thresholds() -> dict[int, float]:
             "action_type_id", "proposed_threshold"
         )
     )
+
+
+# Routing's risk facts of recent actions: for threshold proposals (calibration.proposals) and the
+# lead dashboard's relief (relief_for).
+
+_RECENT_FACTS = """
+    SELECT action_type_id, created_at, confidence, irreversible, blast_radius, compliance_risk,
+        coalesce(ARRAY(SELECT jsonb_array_elements_text(CASE jsonb_typeof(entity -> 'tags')
+            WHEN 'array' THEN entity -> 'tags' ELSE '[]' END)), '{}')
+    FROM hitl_action
+    WHERE action_type_id = ANY(%(types)s) AND created_at >= %(since)s AND created_at < %(until)s
+"""
+
+
+def recent_facts(types, since, until) -> tuple[dict[int, list[routing.RiskFacts]], object]:
+    """Each type's actions created in [since, until) as routing's risk facts (the type's threshold
+    and group as they stand), and when the earliest of them was created."""
+    by_key = {t.pk: t for t in types}
+    found: dict[int, list] = {}
+    earliest = None
+    with connection.cursor() as cursor:
+        cursor.execute(_RECENT_FACTS, {"types": [t.pk for t in types], "since": since, "until": until})
+        for type_id, created_at, *row in cursor.fetchall():
+            found.setdefault(type_id, []).append(_facts(by_key[type_id], row))
+            earliest = created_at if earliest is None else min(earliest, created_at)
+    return found, earliest
+
+
+def _facts(action_type: ActionType, row) -> routing.RiskFacts:
+    confidence, irreversible, blast_radius, compliance_risk, tags = row
+    return routing.RiskFacts(
+        action_type=action_type.key,
+        domain=action_type.domain,
+        confidence=confidence,
+        irreversible=irreversible,
+        blast_radius=blast_radius,
+        compliance_risk=compliance_risk,
+        entity_tags=tuple(tags),
+        type_threshold=action_type.threshold,
+        type_reviewer_group=action_type.reviewer_group,
+    )
+
+
+@dataclass(frozen=True)
+class Relief:
+    """What routing one action type differently would do, from its recent actions."""
+
+    action_type: str
+    submitted: int
+    routed_share: float
+    fits_share: float
+    threshold: float  # in force
+    forced_share: float  # routed whatever the confidence (irreversible, compliance, blast radius, rules)
+    suggested: float | None  # a threshold that would route about `suggested_share`
+    suggested_share: float | None
+
+    @property
+    def text(self) -> str:
+        head = (
+            f"routing {self.routed_share:.0%} of {self.action_type}; at the team's capacity {self.fits_share:.0%} fits"
+        )
+        if self.suggested is None:
+            return (
+                f"{head}, but {self.forced_share:.0%} of it reaches a person whatever its confidence "
+                "(irreversible, compliance, blast radius or a rule): add reviewers or raise their daily capacity"
+            )
+        if self.suggested == self.threshold:
+            return f"{head}: its threshold routes about that much already"
+        verb = "lowering" if self.suggested < self.threshold else "raising"
+        return (
+            f"{head}: {verb} its threshold from {self.threshold:.2f} to {self.suggested:.2f} would route about "
+            f"{self.suggested_share:.0%}"
+        )
+
+
+def relief_for(action_type: ActionType, since: datetime, until: datetime, fits_share: float) -> Relief | None:
+    """For one type's actions created in [since, until): the share routing sends to a person now,
+    the share its rules send whatever the confidence, and a threshold that would route about
+    `fits_share`, by the product's own routing (hitl.routing.route with the policy in force)."""
+    facts = recent_facts([action_type], since, until)[0].get(action_type.pk, [])
+    if not facts:
+        return None
+    policy = policy_current()
+    current = threshold_of(action_type)
+    routed = sum(routing.route(f, policy).pattern != RoutePattern.AUTONOMOUS for f in facts)
+    forced = [routing.route(replace(f, type_threshold=0.0), policy).pattern != RoutePattern.AUTONOMOUS for f in facts]
+    free = sorted(f.confidence for f, sent in zip(facts, forced, strict=True) if not sent)
+    n, wanted = len(facts), round(fits_share * len(facts)) - sum(forced)
+    suggested = suggested_share = None
+    if wanted >= 0 and free:  # below its threshold an action is routed (routing's confidence rule)
+        suggested = routing_threshold(free[: min(wanted, len(free))], free, current)
+        suggested_share = (sum(forced) + sum(c < suggested for c in free)) / n
+    return Relief(action_type.key, n, routed / n, fits_share, current, sum(forced) / n, suggested, suggested_share)

@@ -404,90 +404,25 @@ def capacity_tile(window: Window, now: datetime, waiting: list[Waiting], loads: 
 
 # 5. What would relieve it
 
-
-@dataclass
-class Relief:
-    """What routing one action type differently would do, from its last RECENT_DAYS of actions."""
-
-    action_type: str
-    submitted: int
-    routed_share: float
-    fits_share: float
-    threshold: float  # in force
-    forced_share: float  # routed whatever the confidence (irreversible, compliance, blast radius, rules)
-    suggested: float | None  # a threshold that would route about `suggested_share`
-    suggested_share: float | None
-
-    @property
-    def text(self) -> str:
-        head = (
-            f"routing {self.routed_share:.0%} of {self.action_type}; at the team's capacity {self.fits_share:.0%} fits"
-        )
-        if self.suggested is None:
-            return (
-                f"{head}, but {self.forced_share:.0%} of it reaches a person whatever its confidence "
-                "(irreversible, compliance, blast radius or a rule): add reviewers or raise their daily capacity"
-            )
-        verb = "lowering" if self.suggested < self.threshold else "raising"
-        return (
-            f"{head}: {verb} its threshold from {self.threshold:.2f} to {self.suggested:.2f} would route about "
-            f"{self.suggested_share:.0%}"
-        )
-
-
 _BUSIEST = """
-    SELECT t.key, t.id, t.threshold, t.irreversible, sum(c.routed) FROM calibration_actioncount c
-    JOIN hitl_actiontype t ON t.id = c.action_type_id
-    WHERE c.day >= %(first)s GROUP BY t.id HAVING sum(c.routed) > 0 ORDER BY 5 DESC, 1 LIMIT 1
-"""  # the rollup (calibration.ActionCount): a row per day, type and agent
-
-_SUGGEST = f"""
-    WITH recent AS (
-        SELECT confidence, route_pattern <> '{RoutePattern.AUTONOMOUS}' AS routed,
-            route_pattern <> '{RoutePattern.AUTONOMOUS}' AND confidence >= route_threshold AS forced
-        FROM hitl_action WHERE action_type_id = %(type)s AND created_at >= %(since)s AND created_at < %(now)s
-    ), shares AS (
-        SELECT count(*) AS n, count(*) FILTER (WHERE routed)::float8 / greatest(count(*), 1) AS routed,
-            count(*) FILTER (WHERE forced)::float8 / greatest(count(*), 1) AS forced
-        FROM recent
-    ), cut AS (
-        SELECT CASE WHEN %(target)s > (SELECT forced FROM shares) THEN
-            percentile_disc(%(target)s - (SELECT forced FROM shares)) WITHIN GROUP (ORDER BY confidence) END AS t
-        FROM recent WHERE NOT forced
-    )
-    SELECT s.n, s.routed, s.forced, cut.t,
-        (SELECT count(*) FILTER (WHERE forced OR confidence < cut.t)::float8 / greatest(count(*), 1) FROM recent)
-    FROM shares s, cut
-"""
+    SELECT c.action_type_id, sum(c.routed) FROM calibration_actioncount c
+    WHERE c.day >= %(first)s GROUP BY 1 HAVING sum(c.routed) > 0 ORDER BY 2 DESC, 1 LIMIT 1
+"""  # the per-day counts (calibration.ActionCount): a row per day, type and agent
 
 
-def relief(capacity: Capacity, now: datetime) -> Relief | None:
+def relief(capacity: Capacity, now: datetime) -> calibration.Relief | None:
     """When more is routed than the groups can review: for the type routing the most in the last
     RECENT_DAYS, the share that fits (capacity over submissions) and a threshold that would route
-    about that much of it (one statement over its recent actions, through the created_at index).
-    None when what is routed fits or no capacity is set."""
+    about that much of it, by the product's own routing over its recent actions
+    (calibration.relief_for). None when what is routed fits or no capacity is set."""
     fits = capacity.share_that_fits
     if fits is None or fits >= (capacity.routed_share or 0):
         return None
     busiest = _rows(_BUSIEST, first=(now - timedelta(days=RECENT_DAYS)).astimezone(UTC).date())
     if not busiest:
         return None
-    key, type_id, threshold, irreversible, _ = busiest[0]
-    n, routed_share, forced, cut, suggested_share = _rows(
-        _SUGGEST, type=type_id, since=now - timedelta(days=RECENT_DAYS), now=now, target=fits
-    )[0]
-    if not n:
-        return None
-    return Relief(
-        action_type=key,
-        submitted=n,
-        routed_share=routed_share,
-        fits_share=fits,
-        threshold=calibration.threshold_of(ActionType(threshold=threshold, irreversible=irreversible)),
-        forced_share=forced,
-        suggested=cut,
-        suggested_share=suggested_share if cut is not None else None,
-    )
+    action_type = ActionType.objects.get(pk=busiest[0][0])
+    return calibration.relief_for(action_type, now - timedelta(days=RECENT_DAYS), now, fits)
 
 
 def _rows(sql: str, **params) -> list[tuple]:
@@ -509,7 +444,7 @@ class Figures:
     agents: list  # … and per agent
     bound: BacklogBound | None
     backlog_over: list[str]  # the bounds the queue passes now, in words
-    relief: Relief | None
+    relief: calibration.Relief | None
 
 
 def dashboard_figures(window: Window, now: datetime) -> Figures:

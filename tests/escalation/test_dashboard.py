@@ -306,13 +306,12 @@ def test_relief_names_the_share_that_fits_and_a_threshold_that_routes_about_that
     world.team.daily_capacity, world.lead.daily_capacity, world.finance.daily_capacity = 1, None, None
     for group in (world.team, world.lead, world.finance):
         group.save()
-    # The last week of send_email: 20 actions; the 8 below its 0.8 threshold were routed, and 2 more
-    # confident ones reached a person anyway (a floor: forced).
+    # The last week of send_email, reversible here: 20 actions; routing sends the 8 below its 0.8
+    # threshold to a person, and 2 confident ones with compliance exposure whatever their confidence.
     confidences = [0.3, 0.4, 0.45, 0.5, 0.55, 0.6, 0.7, 0.75] + [0.81, 0.83] + [0.85 + 0.01 * i for i in range(10)]
     for i, c in enumerate(confidences):
-        routed = c < 0.8 or i in (8, 9)
-        world.action(created=NOW - timedelta(days=2, minutes=i), confidence=c, status=Status.APPROVED,
-                     pattern=RoutePattern.PRE_ACTION if routed else RoutePattern.AUTONOMOUS)  # fmt: skip
+        action = world.action(created=NOW - timedelta(days=2, minutes=i), confidence=c, status=Status.APPROVED)
+        Action.objects.filter(pk=action.pk).update(irreversible=False, compliance_risk=i in (8, 9))
     ActionCount.objects.create(day=(NOW - timedelta(days=2)).date(), action_type=world.email, agent=world.bot,
                                total=20, routed=10)  # fmt: skip
     ActionCount.objects.create(day=(NOW - timedelta(days=2)).date(), action_type=world.refund, agent=world.bot,
@@ -324,18 +323,25 @@ def test_relief_names_the_share_that_fits_and_a_threshold_that_routes_about_that
 
     fits = 1 / ((20 + 8) / 7)  # capacity a day over submissions a day
     assert capacity.over and capacity.share_that_fits == pytest.approx(fits)
-    forced = 2 / 20
-    rest = sorted(c for i, c in enumerate(confidences) if i not in (8, 9))
-    cut = rest[max(0, math.ceil((fits - forced) * len(rest)) - 1)]  # percentile_disc: the first at or past it
+    free = sorted(c for i, c in enumerate(confidences) if i not in (8, 9))  # routed by confidence alone
+    taken = round(fits * 20) - 2  # the share that fits, less what the rules route anyway
+    cut = (free[taken - 1] + free[taken]) / 2
     assert suggestion.action_type == "send_email"
-    assert suggestion.routed_share == pytest.approx(10 / 20) and suggestion.forced_share == pytest.approx(forced)
+    assert suggestion.routed_share == pytest.approx(10 / 20) and suggestion.forced_share == pytest.approx(2 / 20)
     assert suggestion.fits_share == pytest.approx(fits) and suggestion.threshold == 0.8
-    assert suggestion.suggested == pytest.approx(cut)
-    assert suggestion.suggested_share == pytest.approx((2 + sum(c < cut for c in rest)) / 20)
+    assert suggestion.suggested == pytest.approx(cut, abs=0.001)
+    assert suggestion.suggested_share == pytest.approx((2 + taken) / 20)
     assert suggestion.text == (
         f"routing 50% of send_email; at the team's capacity {fits:.0%} fits: lowering its threshold from 0.80 to "
-        f"{cut:.2f} would route about {suggestion.suggested_share:.0%}"
+        f"{cut:.2f} would route about {(2 + taken) / 20:.0%}"
     )
+
+    # Every action of the type routed by its rules (irreversible, here): no threshold to suggest.
+    Action.objects.filter(action_type=world.email).update(irreversible=True)
+    forced = relief(capacity, NOW)
+    assert forced.suggested is None and forced.forced_share == 1.0
+    assert forced.text.endswith("but 100% of it reaches a person whatever its confidence (irreversible, compliance, "
+                                "blast radius or a rule): add reviewers or raise their daily capacity")  # fmt: skip
 
 
 def test_the_window_form_names_each_bad_field():
