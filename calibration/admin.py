@@ -25,6 +25,15 @@ class LabelAdmin(ReadOnlyAdmin):
     show_full_result_count = False
 
 
+def _shown(value, key: str) -> str:
+    """A replay figure in words: the share as a percentage, per tier or group as `key n` pairs."""
+    if value is None:
+        return "–"
+    if isinstance(value, dict):
+        return ", ".join(f"{name} {n:g}" for name, n in value.items()) or "none"
+    return f"{value:.0%}" if key == "routed_share" else f"{value:g}"
+
+
 @admin.register(RecalibrationSettings)
 class RecalibrationSettingsAdmin(admin.ModelAdmin):
     """How often thresholds are proposed, from how many verdicts, over how many days (one row)."""
@@ -54,7 +63,8 @@ class RecalibrationSettingsAdmin(admin.ModelAdmin):
 @admin.register(ThresholdProposal)
 class ThresholdProposalAdmin(ReadOnlyAdmin):
     """Proposals are made by the schedule (or `manage.py propose_thresholds`); an admin applies or
-    rejects an open one, audited: applying changes the type's threshold like any policy edit."""
+    rejects an open one from the list (select it, then the action), audited: applying changes the
+    type's threshold like any policy edit. A proposal's page shows its what-if replay."""
 
     list_display = ["created_at", "action_type", "current_threshold", "proposed_threshold", "labels", "status"]
     list_filter = ["status", "action_type"]
@@ -63,9 +73,6 @@ class ThresholdProposalAdmin(ReadOnlyAdmin):
     readonly_fields = ["action_type", "created_at", "status", "current_threshold", "proposed_threshold", "interval",
                        "labels", "capacity", "what_if", "mapping_steps", "decided_by", "decided_at"]  # fmt: skip
     fields = readonly_fields
-
-    def has_change_permission(self, request, obj=None):
-        return request.user.is_staff  # to open one and use the actions; every field is read-only
 
     @admin.display(description="what-if replay")
     def what_if(self, obj):
@@ -80,12 +87,14 @@ class ThresholdProposalAdmin(ReadOnlyAdmin):
         ]
         body = format_html_join(
             "", "<tr><th>{}</th><td>{}</td><td>{}</td></tr>",
-            ((label, replay["before"][key], replay["after"][key]) for label, key in rows),
+            ((label, _shown(replay["before"][key], key), _shown(replay["after"][key], key)) for label, key in rows),
         )  # fmt: skip
+        days = replay["days"]
+        span = f"{days:g} days" if days >= 1 else f"{days * 24:.1f} hours"
         return format_html(
-            "<p>Over the last {} days ({} actions), the product's routing at each threshold:</p>"
-            "<table><tr><th></th><th>now ({})</th><th>proposed ({})</th></tr>{}</table>",
-            replay["days"], replay["actions"], replay["before"]["threshold"], replay["after"]["threshold"], body,
+            "<p>Over the last {} ({} actions), the product's routing at each threshold; apply or reject it from "
+            "the list.</p><table><tr><th></th><th>now ({})</th><th>proposed ({})</th></tr>{}</table>",
+            span, replay["actions"], replay["before"]["threshold"], replay["after"]["threshold"], body,
         )  # fmt: skip
 
     @admin.display(description="confidence → chance right (isotonic, weighted verdicts)")
