@@ -34,6 +34,7 @@ bench: $(STAMP)
 	$(BIN)/python bench/audit_export.py
 	$(BIN)/python bench/calibration.py
 	$(BIN)/python bench/dashboard.py
+	$(BIN)/python bench/decision_quality.py
 
 lint: $(STAMP)
 	$(BIN)/ruff check .
