@@ -34,6 +34,29 @@ def _shown(value, key: str) -> str:
     return f"{value:.0%}" if key == "routed_share" else f"{value:g}"
 
 
+def _chart(replay: dict):
+    """Two pairs of bars, now and proposed: routed to people a day, and expected unreviewed errors a
+    day, each pair on its own scale (an SVG drawn here: nothing is loaded from elsewhere)."""
+    bars, x = [], 10
+    for label, key in (("routed a day", "routed_per_day"), ("unreviewed errors a day", "unreviewed_errors_per_day")):
+        values = (replay["before"][key] or 0, replay["after"][key] or 0)
+        top = max(values) or 1
+        for name, value, colour in zip(("now", "proposed"), values, ("#9aa5b1", "#2857c5"), strict=True):
+            height, shown = 90 * value / top, f"{value:g}"
+            bar = '<rect x="{}" y="{}" width="44" height="{}" fill="{}"><title>{}: {} {}</title></rect>'
+            bars.append(format_html(bar, x, round(110 - height, 1), round(height, 1), colour, label, name, shown))
+            text = '<text x="{}" y="{}" font-size="11" text-anchor="middle">{}</text>'
+            bars.append(format_html(text, x + 22, round(106 - height, 1), shown))
+            x += 50
+        bars.append(format_html('<text x="{}" y="126" font-size="11" text-anchor="middle">{}</text>', x - 50, label))
+        x += 40
+    return format_html(
+        '<svg viewBox="0 0 {} 132" width="{}" height="132" role="img" aria-label="The replay, now (grey) and '
+        'proposed (blue)">{}</svg>',
+        x, x, format_html_join("", "{}", ((bar,) for bar in bars)),
+    )  # fmt: skip
+
+
 @admin.register(RecalibrationSettings)
 class RecalibrationSettingsAdmin(admin.ModelAdmin):
     """How often thresholds are proposed, from how many verdicts, over how many days (one row)."""
@@ -93,8 +116,9 @@ class ThresholdProposalAdmin(ReadOnlyAdmin):
         span = f"{days:g} days" if days >= 1 else f"{days * 24:.1f} hours"
         return format_html(
             "<p>Over the last {} ({} actions), the product's routing at each threshold; apply or reject it from "
-            "the list.</p><table><tr><th></th><th>now ({})</th><th>proposed ({})</th></tr>{}</table>",
-            span, replay["actions"], replay["before"]["threshold"], replay["after"]["threshold"], body,
+            "the list.</p>{}<table><tr><th></th><th>now ({})</th><th>proposed ({})</th></tr>{}</table>",
+            span, replay["actions"], _chart(replay), replay["before"]["threshold"], replay["after"]["threshold"],
+            body,
         )  # fmt: skip
 
     @admin.display(description="confidence → chance right (isotonic, weighted verdicts)")

@@ -107,6 +107,7 @@ def test_applying_a_proposal_is_audited_bumps_the_version_and_happens_once(world
     listed = admin_client.get(f"/admin/calibration/thresholdproposal/{over.pk}/change/")
     page = listed.content.decode()
     assert listed.status_code == 200 and "What-if replay" in page and f"proposed ({over.proposed_threshold})" in page
+    assert 'aria-label="The replay, now (grey) and proposed (blue)"' in page  # the chart beside the table
     calibration = admin_client.get("/api/v1/calibration", {"action_type": "draft_reply"}).json()
     assert calibration[0]["proposed_threshold"] == over.proposed_threshold
     version = RoutingSettings.objects.get().version
