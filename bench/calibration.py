@@ -46,7 +46,6 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path[:] = [str(ROOT)] + [p for p in sys.path if Path(p or ".").resolve() != ROOT / "bench"]
 
 import argparse  # noqa: E402
-import copy  # noqa: E402
 import json  # noqa: E402
 import os  # noqa: E402
 import random  # noqa: E402
@@ -60,7 +59,14 @@ from datetime import UTC, datetime, timedelta  # noqa: E402
 import numpy as np  # noqa: E402
 import psycopg  # noqa: E402
 
-from bench.databases import database_url, fresh_database, manage  # noqa: E402
+from bench.databases import (  # noqa: E402
+    database_url,
+    django_setup_pair,
+    fresh_database,
+    manage,
+    quartiles,
+    use,
+)
 from demo import data as demo  # noqa: E402
 
 DATABASES = {"small": ("hitl_bench_calibration_small", 10_000), "large": ("hitl_bench_calibration", 1_000_000)}
@@ -352,39 +358,6 @@ def check_equal(endpoint_rows: list, figures: dict, *, by_agent: bool, what: str
 # --- measurement ------------------------------------------------------------------------------
 
 
-def django_setup(static_root: str) -> None:
-    """Django in this process on the large database, with the small one as the alias `small`."""
-    os.environ.update(
-        DJANGO_SETTINGS_MODULE="bench.settings",
-        DATABASE_URL=database_url(DATABASES["large"][0]),
-        STATIC_ROOT=static_root,
-    )
-    import django
-    from django.conf import settings
-
-    small = copy.deepcopy(settings.DATABASES["default"])
-    small["NAME"] = DATABASES["small"][0]
-    settings.DATABASES["small"] = small
-    django.setup()
-
-
-def use(size: str) -> None:
-    """Point Django's default connection at database `size` (its own wrapper and pool). The
-    selectors read through django.db.connection, which no router redirects; so the connection
-    handler's entry for `default` is swapped instead (BaseConnectionHandler.__setitem__). Both
-    databases are seeded alike, so the cached policy's ids hold in both (checked in measure)."""
-    from django.db import connections
-
-    if not hasattr(use, "wrappers"):
-        use.wrappers = {"large": connections["default"], "small": connections["small"]}
-    connections["default"] = use.wrappers[size]
-
-
-def quartiles(times: list[float]) -> str:
-    q1, median, q3 = statistics.quantiles(times, n=4, method="inclusive")
-    return f"median {median:8.2f} ms  (quartiles {q1:8.2f} to {q3:8.2f})"
-
-
 def main():
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--rounds", type=int, default=5)
@@ -432,7 +405,7 @@ def main():
 
 
 def measure(args, static_root: str, anchor: datetime):
-    django_setup(static_root)
+    django_setup_pair(DATABASES["large"][0], DATABASES["small"][0], static_root)
     from django.contrib.auth import get_user_model
     from django.db import connections
     from django.test import Client

@@ -26,7 +26,6 @@ created_at, the waiting items by the queue's partial indexes), or read from a pe
 """
 
 import argparse
-import copy
 import os
 import secrets
 import shutil
@@ -42,7 +41,14 @@ import psycopg
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from bench.databases import database_url, fresh_database, manage  # noqa: E402
+from bench.databases import (  # noqa: E402
+    database_url,
+    django_setup_pair,
+    fresh_database,
+    manage,
+    quartiles,
+    use,
+)
 
 RECENT = 10_000  # actions in the window, in both databases
 WAITING = 300  # of them, still waiting for a person
@@ -242,37 +248,6 @@ def describe(name: str, since: datetime) -> str:
     )
 
 
-def django_setup(static_root: str) -> None:
-    """Django in this process on the large database, with the small one as the alias `small`."""
-    os.environ.update(
-        DJANGO_SETTINGS_MODULE="bench.settings",
-        DATABASE_URL=database_url(DATABASES["large"][0]),
-        STATIC_ROOT=static_root,
-    )
-    import django
-    from django.conf import settings
-
-    small = copy.deepcopy(settings.DATABASES["default"])
-    small["NAME"] = DATABASES["small"][0]
-    settings.DATABASES["small"] = small
-    django.setup()
-
-
-def use(size: str) -> None:
-    """Point Django's default connection at database `size`: the dashboard reads through
-    django.db.connection, which no router redirects (as bench/calibration.py does)."""
-    from django.db import connections
-
-    if not hasattr(use, "wrappers"):
-        use.wrappers = {"large": connections["default"], "small": connections["small"]}
-    connections["default"] = use.wrappers[size]
-
-
-def quartiles(times: list[float]) -> str:
-    q1, median, q3 = statistics.quantiles(times, n=4, method="inclusive")
-    return f"median {median:8.2f} ms  (quartiles {q1:8.2f} to {q3:8.2f})"
-
-
 def main():
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--rounds", type=int, default=7)
@@ -314,7 +289,7 @@ def main():
 
 
 def measure(args, static_root: str, anchor: datetime):
-    django_setup(static_root)
+    django_setup_pair(DATABASES["large"][0], DATABASES["small"][0], static_root)
     from unittest import mock
 
     from django.contrib.auth import get_user_model

@@ -2,6 +2,7 @@
 with the demo reviewers and types, through manage.py as a user would."""
 
 import os
+import statistics
 import subprocess
 import sys
 from pathlib import Path
@@ -40,3 +41,36 @@ def django_setup(env: dict) -> None:
     import django
 
     django.setup()
+
+
+def django_setup_pair(large: str, small: str, static_root: str) -> None:
+    """Django in this process on database `large`, with database `small` as the alias `small`
+    (benchmarks that compare one page at two sizes; switch between them with use())."""
+    import copy
+
+    os.environ.update(
+        DJANGO_SETTINGS_MODULE="bench.settings", DATABASE_URL=database_url(large), STATIC_ROOT=static_root
+    )
+    import django
+    from django.conf import settings
+
+    settings.DATABASES["small"] = {**copy.deepcopy(settings.DATABASES["default"]), "NAME": small}
+    django.setup()
+
+
+def use(size: str) -> None:
+    """Point Django's default connection at database `size` ("large" or "small"), its own wrapper
+    and pool. Selectors that read through django.db.connection are not redirected by a router, so
+    the connection handler's entry for `default` is swapped instead (BaseConnectionHandler.__setitem__).
+    Both databases are seeded alike, so the cached policy's ids hold in both."""
+    from django.db import connections
+
+    if not hasattr(use, "wrappers"):
+        use.wrappers = {"large": connections["default"], "small": connections["small"]}
+    connections["default"] = use.wrappers[size]
+
+
+def quartiles(times: list[float]) -> str:
+    """Median and quartiles of times in milliseconds."""
+    q1, median, q3 = statistics.quantiles(times, n=4, method="inclusive")
+    return f"median {median:8.2f} ms  (quartiles {q1:8.2f} to {q3:8.2f})"

@@ -19,6 +19,7 @@ from hitl import routing
 from hitl.models import ActionType, Agent
 from hitl.policy import policy_current, policy_snapshot
 from hitl.routing import COLD_START_IRREVERSIBLE, COLD_START_REVERSIBLE
+from hitl.services import risk_facts
 from hitl.states import RoutePattern
 
 from . import metrics
@@ -393,16 +394,13 @@ def recent_facts(types, since, until) -> tuple[dict[int, list[routing.RiskFacts]
 
 def _facts(action_type: ActionType, row) -> routing.RiskFacts:
     confidence, irreversible, blast_radius, compliance_risk, tags = row
-    return routing.RiskFacts(
-        action_type=action_type.key,
-        domain=action_type.domain,
+    return risk_facts(
+        action_type,
         confidence=confidence,
         irreversible=irreversible,
         blast_radius=blast_radius,
         compliance_risk=compliance_risk,
         entity_tags=tuple(tags),
-        type_threshold=action_type.threshold,
-        type_reviewer_group=action_type.reviewer_group,
     )
 
 
@@ -436,6 +434,20 @@ class Relief:
             f"{head}: {verb} its threshold from {self.threshold:.2f} to {self.suggested:.2f} would route about "
             f"{self.suggested_share:.0%}"
         )
+
+
+def busiest_routed_type(first: date) -> ActionType | None:
+    """The action type the policy sent to people most often since day `first` (the per-day counts)."""
+    busiest = (
+        ActionCount.objects.filter(day__gte=first)
+        .values("action_type")
+        .annotate(routed=Sum("routed"))
+        .filter(routed__gt=0)
+        .order_by("-routed", "action_type")
+        .values_list("action_type", flat=True)
+        .first()
+    )
+    return None if busiest is None else ActionType.objects.get(pk=busiest)
 
 
 def relief_for(action_type: ActionType, since: datetime, until: datetime, fits_share: float) -> Relief | None:

@@ -16,6 +16,7 @@ from django.utils import timezone
 from hitl.states import RoutePattern, Status
 
 from . import notify
+from .messages import duration_words
 from .models import BacklogBound
 from .notify_models import Event, NotificationRoute
 
@@ -31,7 +32,8 @@ class Backlog:
         if bound.max_pending is not None and self.pending > bound.max_pending:
             over.append(f"{self.pending} items waiting (bound {bound.max_pending})")
         if bound.max_oldest_age is not None and self.oldest_age is not None and self.oldest_age > bound.max_oldest_age:
-            over.append(f"the oldest waiting {_duration(self.oldest_age)} (bound {_duration(bound.max_oldest_age)})")
+            oldest, most = (duration_words(age.total_seconds()) for age in (self.oldest_age, bound.max_oldest_age))
+            over.append(f"the oldest waiting {oldest} (bound {most})")
         return over
 
 
@@ -67,9 +69,3 @@ def backlog_check(*, now: datetime | None = None) -> bool:
             items=[(route.reviewer_group, route.channel, route.target, text) for route in routes], event=Event.BACKLOG
         )
     return True
-
-
-def _duration(value: timedelta) -> str:
-    minutes = int(value.total_seconds() // 60)
-    hours, minutes = divmod(minutes, 60)
-    return f"{hours} h {minutes:02d} min" if hours else f"{minutes} min"

@@ -16,7 +16,6 @@ from django.db import connection
 
 from audit.models import AuditEvent
 from calibration import selectors as calibration
-from hitl.models import ActionType
 from hitl.states import RoutePattern, Status, Tier
 from reviews import selectors as reviews
 
@@ -251,12 +250,14 @@ class TierSla:
         return self.p95 is not None and self.sla is not None and self.p95 > self.sla
 
 
+# Per tier breached: every breach (its lateness), per kind, and per bucket; a column the set
+# does not group by is null.
 _BREACHES_WINDOW = """
     SELECT before ->> 'tier', event_type, date_trunc(%(bucket)s, created_at AT TIME ZONE 'UTC'), count(*),
         avg((data ->> 'late_seconds')::float8), max((data ->> 'late_seconds')::float8)
     FROM hitl_auditevent
     WHERE created_at >= %(since)s AND created_at < %(until)s AND event_type = ANY(%(breaches)s)
-    GROUP BY GROUPING SETS ((1, 2), (1, 2, 3))
+    GROUP BY GROUPING SETS ((1), (1, 2), (1, 3))
 """
 
 
@@ -265,28 +266,21 @@ def sla_tile(window: Window, sla: dict) -> list[TierSla]:
     times, times_by_bucket = calibration.decision_times(window.since, window.until, window.bucket)
     tiers = {tier: TierSla(tier, sla.get(tier)) for tier in Tier.values}
     breaches_by_bucket: dict[tuple, int] = {}
-    late_sums: dict[str, list[float]] = {}
     rows = _rows(_BREACHES_WINDOW, bucket=window.bucket, since=window.since, until=window.until, breaches=BREACHES)
     for tier, kind, start, n, late_mean, late_max in rows:
         if not tier:
             continue
         row = tiers.setdefault(tier, TierSla(tier, sla.get(tier)))
         if start is not None:
-            key = (tier, start.replace(tzinfo=UTC))
-            breaches_by_bucket[key] = breaches_by_bucket.get(key, 0) + n
-            continue
-        setattr(row, "escalated" if kind == AuditEvent.Type.ESCALATED else "expired", n)
-        sums = late_sums.setdefault(tier, [0.0, 0, 0.0])
-        sums[0] += (late_mean or 0) * n
-        sums[1] += n
-        sums[2] = max(sums[2], late_max or 0)
+            breaches_by_bucket[tier, start.replace(tzinfo=UTC)] = n
+        elif kind is not None:
+            setattr(row, "escalated" if kind == AuditEvent.Type.ESCALATED else "expired", n)
+        else:
+            row.late_mean, row.late_max = late_mean, late_max
     for tier, row in tiers.items():
         overall = times.get(tier)
         if overall is not None:
             row.decided, row.p50, row.p95 = overall.n, overall.p50, overall.p95
-        if tier in late_sums and late_sums[tier][1]:
-            row.late_mean = late_sums[tier][0] / late_sums[tier][1]
-            row.late_max = late_sums[tier][2]
         by_bucket = times_by_bucket.get(tier, {})
         for start in window.starts():
             point = by_bucket.get(start)
@@ -404,11 +398,6 @@ def capacity_tile(window: Window, now: datetime, waiting: list[Waiting], loads: 
 
 # 5. What would relieve it
 
-_BUSIEST = """
-    SELECT c.action_type_id, sum(c.routed) FROM calibration_actioncount c
-    WHERE c.day >= %(first)s GROUP BY 1 HAVING sum(c.routed) > 0 ORDER BY 2 DESC, 1 LIMIT 1
-"""  # the per-day counts (calibration.ActionCount): a row per day, type and agent
-
 
 def relief(capacity: Capacity, now: datetime) -> calibration.Relief | None:
     """When more is routed than the groups can review: for the type routing the most in the last
@@ -418,11 +407,10 @@ def relief(capacity: Capacity, now: datetime) -> calibration.Relief | None:
     fits = capacity.share_that_fits
     if fits is None or fits >= (capacity.routed_share or 0):
         return None
-    busiest = _rows(_BUSIEST, first=(now - timedelta(days=RECENT_DAYS)).astimezone(UTC).date())
-    if not busiest:
+    busiest = calibration.busiest_routed_type((now - timedelta(days=RECENT_DAYS)).astimezone(UTC).date())
+    if busiest is None:
         return None
-    action_type = ActionType.objects.get(pk=busiest[0][0])
-    return calibration.relief_for(action_type, now - timedelta(days=RECENT_DAYS), now, fits)
+    return calibration.relief_for(busiest, now - timedelta(days=RECENT_DAYS), now, fits)
 
 
 def _rows(sql: str, **params) -> list[tuple]:

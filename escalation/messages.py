@@ -16,6 +16,21 @@ HEADLINES = {
 }
 
 
+def duration_words(seconds: float) -> str:
+    """Seconds in words: 45 s, 12 min, 3 h 05 min, 2 d 4 h."""
+    seconds = max(0, int(seconds))
+    if seconds < 60:
+        return f"{seconds} s"
+    minutes = seconds // 60
+    if minutes < 60:
+        return f"{minutes} min"
+    hours, minutes = divmod(minutes, 60)
+    if hours < 48:
+        return f"{hours} h {minutes:02d} min"
+    days, hours = divmod(hours, 24)
+    return f"{days} d {hours} h"
+
+
 def message_of(notification: Notification) -> dict:
     """The facts every channel shows: the action as the event left it, and links to its review
     (for a backlog alert, which names no action: what passed which bound, and the dashboard)."""

@@ -12,11 +12,11 @@ from django.views.decorators.vary import vary_on_headers
 
 from reviews.selectors import is_lead
 
-from .dashboard import RECENT_DAYS, WindowForm, dashboard_figures
+from .dashboard import RECENT_DAYS, WINDOW_LABELS, WindowForm, dashboard_figures
 from .tables import TABLES
 
 NOT_A_LEAD = "The SLA dashboard is for team leads and admins."
-WINDOW_TABS = [("day", "Last 24 hours"), ("week", "Last 7 days"), ("month", "Last 30 days")]
+WINDOW_TABS = [(name, label.capitalize()) for name, label in WINDOW_LABELS.items()]
 
 
 @require_GET

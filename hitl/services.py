@@ -90,6 +90,18 @@ def token_revoke(*, token: ApiToken, actor=None) -> None:
             audit_record(event_type=Type.TOKEN_REVOKED, actor=actor, agent=token.agent, after={"token": token.prefix})
 
 
+def risk_facts(action_type: ActionType, **facts) -> routing.RiskFacts:
+    """What routing weighs about an action of `action_type`: the action's `facts` (confidence, risk
+    flags, entity tags; novelty and sampling at intake) and the type's own threshold and group."""
+    return routing.RiskFacts(
+        action_type=action_type.key,
+        domain=action_type.domain,
+        type_threshold=action_type.threshold,
+        type_reviewer_group=action_type.reviewer_group,
+        **facts,
+    )
+
+
 def action_prepare(
     *,
     agent: Agent,
@@ -119,16 +131,13 @@ def action_prepare(
     novel_type, novel_domain = agent_novelty(agent=agent, action_type=action_type)
     policy = policy_current()
     route = routing.route(
-        routing.RiskFacts(
-            action_type=action_type.key,
-            domain=action_type.domain,
+        risk_facts(
+            action_type,
             confidence=confidence,
             irreversible=irreversible,
             blast_radius=blast_radius,
             compliance_risk=compliance_risk,
             entity_tags=tuple(entity.get("tags", ())),
-            type_threshold=action_type.threshold,
-            type_reviewer_group=action_type.reviewer_group,
             novel_type=novel_type,
             novel_domain=novel_domain,
             declared_irreversible=declared_irreversible,

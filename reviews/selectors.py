@@ -304,11 +304,14 @@ class GroupLoad:
     fallback: str | None  # the key of the group its new items overflow to
 
 
+_ACTIVE_MEMBERS = Count("members", filter=Q(members__is_active=True), distinct=True)
+
+
 def group_loads() -> dict[str, GroupLoad]:
     """Every reviewer group with its active members, daily capacity and fallback, in one query."""
-    groups = ReviewerGroup.objects.annotate(
-        active=Count("members", filter=Q(members__is_active=True), distinct=True)
-    ).values_list("key", "active", "daily_capacity", "fallback__key")
+    groups = ReviewerGroup.objects.annotate(active=_ACTIVE_MEMBERS).values_list(
+        "key", "active", "daily_capacity", "fallback__key"
+    )
     return {key: GroupLoad(key, active, capacity, fallback) for key, active, capacity, fallback in groups}
 
 
@@ -470,5 +473,4 @@ def reviewer_loads(since: datetime, until: datetime, now: datetime) -> list[Revi
 
 def group_capacities() -> list[ReviewerGroup]:
     """Every reviewer group with `active` (its active members), in the groups' order."""
-    active = Count("members", filter=Q(members__is_active=True), distinct=True)
-    return list(ReviewerGroup.objects.annotate(active=active))
+    return list(ReviewerGroup.objects.annotate(active=_ACTIVE_MEMBERS))

@@ -5,27 +5,17 @@ from datetime import datetime
 from django import template
 
 from escalation import charts
+from escalation.messages import duration_words
 
 register = template.Library()
 
 
 @register.filter
 def duration(value) -> str:
-    """Seconds (or a timedelta) in words: 45 s, 12 min, 3 h 05 min, 2 d 4 h."""
+    """Seconds (or a timedelta) in words (escalation.messages.duration_words); a dash for none."""
     if value is None or value == "":
         return "–"
-    seconds = value.total_seconds() if hasattr(value, "total_seconds") else float(value)
-    seconds = max(0, int(seconds))
-    if seconds < 60:
-        return f"{seconds} s"
-    minutes, _ = divmod(seconds, 60)
-    if minutes < 60:
-        return f"{minutes} min"
-    hours, minutes = divmod(minutes, 60)
-    if hours < 48:
-        return f"{hours} h {minutes:02d} min"
-    days, hours = divmod(hours, 24)
-    return f"{days} d {hours} h"
+    return duration_words(value.total_seconds() if hasattr(value, "total_seconds") else float(value))
 
 
 @register.filter
