@@ -40,6 +40,8 @@ class AuditEvent(models.Model):
         AUDIT_BROKEN = "audit_broken"  # the daily verify_audit found tampering
         AUDIT_EXPORTED = "audit_exported"  # an auditor downloaded events (the filters in data)
         TRAINING_EXPORTED = "training_exported"  # reviewers' corrections downloaded as training data
+        PROPOSAL_SHADOWED = "proposal_shadowed"  # a threshold proposal's routes recorded beside the policy's
+        PROPOSAL_REJECTED = "proposal_rejected"  # (an applied one is a policy_changed of its action type)
 
     class Actor(models.TextChoices):
         AGENT = "agent"

@@ -15,16 +15,23 @@ recorded as calibration records one (calibration.services.label_record), and rec
 calibration.proposals with its admin decision. An action routed but not reviewed that day counts
 as unreviewed, as does every action that ran on its own and was not audit-sampled into a review.
 
-Prints, per policy and seed: unreviewed errors, reviews used and reviews spent on correct actions;
-then the median and range over the seeds of recalibrated/static and recalibrated/oracle. Goal: at
-no more reviews than static, unreviewed errors <= 0.5 x static and <= 1.2 x oracle. Writes a plot
-(SVG) of the daily unreviewed errors of each policy for the first seed.
+Two scenarios (chance_right): `shifted`, each miscalibrated agent off by a constant, so its errors
+are spread thin over every confidence it states and outnumber what the reviewers can see; and
+`ranked`, the agents' confidence still orders their errors but is mis-scaled, so they gather below a
+point routing was not told about.
 
-    make bench            # or: .venv/bin/python bench/decision_quality.py --seeds 3 --per-day 300
+Prints, per scenario, policy and seed: unreviewed errors, reviews used and reviews spent on correct
+actions; then the median and range over the seeds of recalibrated/static and recalibrated/oracle,
+and oracle/static, the best any routing could do with those reviews. Goal: at no more reviews than
+static, unreviewed errors <= 0.5 x static and <= 1.2 x oracle. Writes a plot (SVG) per scenario of
+the daily unreviewed errors of each policy for the first seed.
+
+    make bench            # or: .venv/bin/python bench/decision_quality.py --seeds 3 --scenario ranked
 """
 
 import argparse
 import json
+import math
 import os
 import random
 import statistics
@@ -45,15 +52,32 @@ REVIEWER_ERROR = 0.03  # a reviewer's verdict is wrong this often
 SAMPLE_RATE = 0.05  # audit sampling of what runs on its own (admin, per type): what recalibration learns from
 RECALIBRATE_ON = {3, 10, 17, 24}  # days on which proposals are made and applied
 TYPES = ("draft_reply", "tag_ticket", "close_ticket")
+SCENARIOS = ("shifted", "ranked")  # chance_right
 
 
-def chance_right(key: str, confidence: float, day: int) -> float:
-    """The truth the agents do not know: how often an action of this type at this confidence is right."""
-    if key == "draft_reply":  # over-confident: says 0.8 to 1, right about 6 times in 10
-        return max(0.0, confidence - 0.3)
+def chance_right(key: str, confidence: float, day: int, scenario: str) -> float:
+    """The truth the agents do not know: how often an action of this type at this confidence is right.
+
+    `shifted`: each over- or under-confident agent is off by a constant, so an error is about as
+    likely at any confidence it states (errors spread thin, more of them than reviewers can see).
+    `ranked`: the agents' confidence still orders their errors but is mis-scaled, as with a model
+    whose scores rank well and calibrate badly (errors gather below a point nobody told routing)."""
+    if scenario == "shifted":
+        if key == "draft_reply":  # over-confident: says 0.8 to 1, right about 6 times in 10
+            return max(0.0, confidence - 0.3)
+        if key == "tag_ticket":  # under-confident: says 0.5 to 0.9, nearly always right
+            return min(1.0, confidence + 0.3)
+        return confidence if day < DAYS // 2 else max(0.0, confidence - 0.3)  # calibrated, then drifting
+    if key == "draft_reply":  # over-confident: says 0.8 to 1, right half the time, wrong mostly below 0.9
+        return _logistic(confidence, 0.9, 40)
     if key == "tag_ticket":  # under-confident: says 0.5 to 0.9, nearly always right
         return min(1.0, confidence + 0.3)
-    return confidence if day < DAYS // 2 else max(0.0, confidence - 0.3)  # calibrated, then drifting
+    # Calibrated, then drifting: from mid-way it is wrong mostly below 0.85.
+    return confidence if day < DAYS // 2 else _logistic(confidence, 0.85, 30)
+
+
+def _logistic(confidence: float, middle: float, steep: float) -> float:
+    return 1 / (1 + math.exp(-steep * (confidence - middle)))
 
 
 def stated(key: str, rng: random.Random) -> float:
@@ -65,7 +89,7 @@ def stated(key: str, rng: random.Random) -> float:
     return round(1 - 0.45 * rng.random() ** 2, 3)  # 0.55 to 1, mostly high
 
 
-def stream(seed: int, per_day: int) -> list[list[tuple[str, float, bool]]]:
+def stream(seed: int, per_day: int, scenario: str) -> list[list[tuple[str, float, bool]]]:
     """Each day's actions: (type, stated confidence, whether it is right), the same for every policy."""
     rng = random.Random(seed)
     days = []
@@ -74,7 +98,7 @@ def stream(seed: int, per_day: int) -> list[list[tuple[str, float, bool]]]:
         for _ in range(per_day):
             key = rng.choice(TYPES)
             confidence = stated(key, rng)
-            actions.append((key, confidence, rng.random() < chance_right(key, confidence, day)))
+            actions.append((key, confidence, rng.random() < chance_right(key, confidence, day, scenario)))
         days.append(actions)
     return days
 
@@ -82,7 +106,7 @@ def stream(seed: int, per_day: int) -> list[list[tuple[str, float, bool]]]:
 # --- one policy in a process of its own, on a database of its own --------------------------------
 
 
-def run_product(policy: str, seed: int, per_day: int) -> dict:
+def run_product(policy: str, seed: int, per_day: int, scenario: str) -> dict:
     import time_machine
     from django.contrib.auth import get_user_model
 
@@ -110,7 +134,7 @@ def run_product(policy: str, seed: int, per_day: int) -> dict:
     agent, _ = agent_create(name=f"sim-{policy}")
     rng = random.Random(seed * 7 + 1)
     daily, totals = [], {"unreviewed_errors": 0, "reviews": 0, "reviews_on_correct": 0, "routed": 0}
-    for day, actions in enumerate(stream(seed, per_day)):
+    for day, actions in enumerate(stream(seed, per_day, scenario)):
         if policy == "recalibrated" and day in RECALIBRATE_ON:
             with time_machine.travel(START + timedelta(days=day), tick=False):
                 made, short = proposals_make()
@@ -147,11 +171,13 @@ def run_product(policy: str, seed: int, per_day: int) -> dict:
     return {"policy": policy, "seed": seed, **totals, "daily": daily}
 
 
-def run_oracle(seed: int, reviews_per_day: list[int], per_day: int) -> dict:
+def run_oracle(seed: int, reviews_per_day: list[int], per_day: int, scenario: str) -> dict:
     """Reviews the day's riskiest actions by their true chance of being wrong, as many as given."""
     daily, totals = [], {"unreviewed_errors": 0, "reviews": 0, "reviews_on_correct": 0, "routed": 0}
-    for day, actions in enumerate(stream(seed, per_day)):
-        risk = sorted(range(len(actions)), key=lambda i: -(1 - chance_right(actions[i][0], actions[i][1], day)))
+    for day, actions in enumerate(stream(seed, per_day, scenario)):
+        risk = sorted(
+            range(len(actions)), key=lambda i: -(1 - chance_right(actions[i][0], actions[i][1], day, scenario))
+        )
         reviewed = set(risk[: reviews_per_day[day]])
         errors = sum(1 for i, (_, _, right) in enumerate(actions) if not right and i not in reviewed)
         totals["reviews_on_correct"] += sum(actions[i][2] for i in reviewed)
@@ -167,7 +193,7 @@ def worker(args) -> None:
     import django
 
     django.setup()
-    print(json.dumps(run_product(args.policy, args.seed, args.per_day)))
+    print(json.dumps(run_product(args.policy, args.seed, args.per_day, args.scenario)))
 
 
 # --- the orchestration -----------------------------------------------------------------------------
@@ -203,8 +229,12 @@ def main():
     parser.add_argument("--policy", help=argparse.SUPPRESS)
     parser.add_argument("--seed", type=int, help=argparse.SUPPRESS)
     parser.add_argument("--db", help=argparse.SUPPRESS)
+    parser.add_argument(
+        "--scenario", nargs="+", choices=SCENARIOS, default=list(SCENARIOS), help="how the agents are miscalibrated"
+    )
     args = parser.parse_args()
     if args.worker:
+        args.scenario = args.scenario[0]
         return worker(args)
     env = {
         **os.environ,
@@ -213,6 +243,13 @@ def main():
         "REDIS_URL": os.environ.get("REDIS_URL", "redis://127.0.0.1:6379/0"),
         "PYTHONPATH": str(ROOT),
     }
+    for scenario in args.scenario:
+        compare(scenario, args, env)
+
+
+def compare(scenario: str, args, env: dict) -> None:
+    """The three policies on the scenario's stream, for each seed; the ratios and the plot."""
+    print(f"scenario {scenario}", flush=True)
     results = []
     for seed in range(1, args.seeds + 1):
         for policy in ("static", "recalibrated"):
@@ -220,7 +257,7 @@ def main():
             fresh_database(db, env)
             done = subprocess.run(
                 [sys.executable, __file__, "--worker", "--policy", policy, "--seed", str(seed), "--db", db,
-                 "--per-day", str(args.per_day)],
+                 "--per-day", str(args.per_day), "--scenario", scenario],
                 env=env, capture_output=True, text=True, cwd=ROOT,
             )  # fmt: skip
             if done.returncode:
@@ -230,7 +267,7 @@ def main():
                     print(f"  seed {seed} {policy}: recalibrated on {line}", flush=True)
             results.append(json.loads(done.stdout.strip().splitlines()[-1]))
         static = next(r for r in results if r["policy"] == "static" and r["seed"] == seed)
-        results.append(run_oracle(seed, [d["reviews"] for d in static["daily"]], args.per_day))
+        results.append(run_oracle(seed, [d["reviews"] for d in static["daily"]], args.per_day, scenario))
         for r in results[-3:]:
             print(f"seed {seed} {r['policy']:13} unreviewed errors {r['unreviewed_errors']:5}  reviews "
                   f"{r['reviews']:5}  on correct actions {r['reviews_on_correct']:5}  routed {r['routed']:5}",
@@ -242,8 +279,8 @@ def main():
     reviews = [by["recalibrated", s]["reviews"] - by["static", s]["reviews"] for s in seeds]
     bound = [by["oracle", s]["unreviewed_errors"] / by["static", s]["unreviewed_errors"] for s in seeds]
     print()
-    print(f"{args.seeds} seeds, {DAYS} days, {args.per_day} actions a day, capacity {CAPACITY_SHARE:.0%} of them, "
-          f"reviewer error {REVIEWER_ERROR:.0%}")  # fmt: skip
+    print(f"scenario {scenario}: {args.seeds} seeds, {DAYS} days, {args.per_day} actions a day, capacity "
+          f"{CAPACITY_SHARE:.0%} of them, reviewer error {REVIEWER_ERROR:.0%}")  # fmt: skip
     print(f"recalibrated / static unreviewed errors: median {statistics.median(vs_static):.2f} "
           f"(range {min(vs_static):.2f}-{max(vs_static):.2f})  goal <= 0.50")  # fmt: skip
     print(f"recalibrated / oracle unreviewed errors: median {statistics.median(vs_oracle):.2f} "
@@ -251,9 +288,10 @@ def main():
     print(f"reviews, recalibrated - static: {reviews} (goal: no more)")
     print(f"oracle / static (the best any routing could do here): median {statistics.median(bound):.2f} "
           f"(range {min(bound):.2f}-{max(bound):.2f})")  # fmt: skip
-    Path(args.plot).parent.mkdir(parents=True, exist_ok=True)
-    plot([by[p, 1] for p in ("static", "recalibrated", "oracle")], Path(args.plot))
-    print(f"plot: {args.plot}")
+    path = Path(args.plot.replace(".svg", f"_{scenario}.svg"))
+    path.parent.mkdir(parents=True, exist_ok=True)
+    plot([by[p, 1] for p in ("static", "recalibrated", "oracle")], path)
+    print(f"plot: {path}\n", flush=True)
 
 
 if __name__ == "__main__":

@@ -1,11 +1,14 @@
 from django.contrib import admin, messages
+from django.utils import timezone
 from django.utils.html import format_html, format_html_join
 
 from hitl.admin import ReadOnlyAdmin
 from hitl.errors import Conflict, Invalid
+from hitl.states import RoutePattern
 
 from .models import Label, RecalibrationSettings, ThresholdProposal
-from .proposals import proposal_decide, proposals_make
+from .proposals import proposal_decide, proposal_shadow, proposals_make, recalibration_settings
+from .selectors import shadow_comparison
 
 
 @admin.register(Label)
@@ -61,7 +64,7 @@ def _chart(replay: dict):
 class RecalibrationSettingsAdmin(admin.ModelAdmin):
     """How often thresholds are proposed, from how many verdicts, over how many days (one row)."""
 
-    list_display = ["__str__", "every", "min_labels", "replay_days", "last_run_at"]
+    list_display = ["__str__", "every", "min_labels", "replay_days", "shadow_days", "last_run_at"]
     readonly_fields = ["last_run_at"]
     actions = ["propose_now"]
 
@@ -83,18 +86,44 @@ class RecalibrationSettingsAdmin(admin.ModelAdmin):
             self.message_user(request, f"{key}: {why}.", messages.WARNING)
 
 
+ROUTES = {
+    RoutePattern.AUTONOMOUS: "runs on its own",
+    RoutePattern.POST_ACTION: "runs, reviewed after",
+    RoutePattern.PRE_ACTION: "waits for a person",
+}
+OUTCOMES = {
+    "approved": "approved as is",
+    "modified": "modified by the reviewer",
+    "rejected": "rejected by the reviewer",
+    "confirmed": "confirmed after it ran",
+    "flagged": "flagged after it ran",
+    "unreviewed:pending": "still waiting",
+    "unreviewed:approved": "ran, not reviewed (yet)",
+    "unreviewed:rejected": "rejected",
+    "unreviewed:expired": "expired unreviewed",
+    "unreviewed:cancelled": "cancelled by the agent",
+}
+
+
+def _route(pattern: str, tier: str) -> str:
+    return f"{ROUTES.get(pattern, pattern)} ({tier})" if tier else ROUTES.get(pattern, pattern)
+
+
 @admin.register(ThresholdProposal)
 class ThresholdProposalAdmin(ReadOnlyAdmin):
-    """Proposals are made by the schedule (or `manage.py propose_thresholds`); an admin applies or
-    rejects an open one from the list (select it, then the action), audited: applying changes the
-    type's threshold like any policy edit. A proposal's page shows its what-if replay."""
+    """Proposals are made by the schedule (or `manage.py propose_thresholds`); an admin applies,
+    rejects or runs in shadow an open one from the list (select it, then the action), audited:
+    applying changes the type's threshold like any policy edit. A proposal's page shows its what-if
+    replay and, once run in shadow, where it routed live actions differently."""
 
-    list_display = ["created_at", "action_type", "current_threshold", "proposed_threshold", "labels", "status"]
+    list_display = ["created_at", "action_type", "current_threshold", "proposed_threshold", "labels", "status",
+                    "shadow_until"]  # fmt: skip
     list_filter = ["status", "action_type"]
     list_select_related = ["action_type"]
-    actions = ["apply", "reject"]
+    actions = ["apply", "reject", "shadow"]
     readonly_fields = ["action_type", "created_at", "status", "current_threshold", "proposed_threshold", "interval",
-                       "labels", "capacity", "what_if", "mapping_steps", "decided_by", "decided_at"]  # fmt: skip
+                       "labels", "capacity", "what_if", "shadow_run", "mapping_steps", "decided_by",
+                       "decided_at"]  # fmt: skip
     fields = readonly_fields
 
     @admin.display(description="what-if replay")
@@ -121,24 +150,69 @@ class ThresholdProposalAdmin(ReadOnlyAdmin):
             body,
         )  # fmt: skip
 
+    @admin.display(description="shadow run")
+    def shadow_run(self, obj):
+        if obj.shadow_from is None:
+            if obj.status != ThresholdProposal.Status.PROPOSED:
+                return "Not run in shadow."
+            return (
+                "Not run in shadow. To see where it would route live actions before you apply it, select it in "
+                "the list and choose “Run the selected proposals in shadow” (for "
+                f"{recalibration_settings().shadow_days} days: the threshold in force still routes them)."
+            )
+        found = shadow_comparison(obj)
+        running = obj.status == ThresholdProposal.Status.SHADOW and timezone.now() < obj.shadow_until
+        end = obj.shadow_until if obj.decided_at is None else min(obj.shadow_until, obj.decided_at)
+        state = "running until" if running else "ran until"
+        intro = format_html(
+            "<p>In shadow from {} ({} {}): {} actions of this type routed by both, {} of them differently.</p>",
+            _when(obj.shadow_from), state, _when(end), found.compared, sum(found.differing.values()),
+        )  # fmt: skip
+        if not found.differing:
+            return intro
+        tally = format_html_join(
+            "", "<tr><td>{}</td><td>{}</td><td>{}</td><td>{}</td></tr>",
+            ((ROUTES.get(now, now), ROUTES.get(then, then), OUTCOMES.get(outcome, outcome), n)
+             for (now, then, outcome), n in sorted(found.differing.items())),
+        )  # fmt: skip
+        latest = format_html_join(
+            "", "<tr><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td></tr>",
+            ((_when(a.created_at), a.summary, _route(a.route_pattern, a.route_tier),
+              _route(a.shadow_route["pattern"], a.shadow_route["tier"]), OUTCOMES.get(a.verdict, a.verdict))
+             for a in found.latest),
+        )  # fmt: skip
+        return format_html(
+            "{}<table><tr><th>the policy in force</th><th>this proposal</th><th>what became of it</th>"
+            "<th>actions</th></tr>{}</table><p>The newest {} of them:</p><table><tr><th>submitted</th>"
+            "<th>summary</th><th>in force</th><th>proposal</th><th>what became of it</th></tr>{}</table>",
+            intro, tally, len(found.latest), latest,
+        )  # fmt: skip
+
     @admin.display(description="confidence → chance right (isotonic, weighted verdicts)")
     def mapping_steps(self, obj):
         return ", ".join(f"≤ {upper:.2f}: {chance:.2f}" for upper, chance in obj.mapping)
 
     @admin.action(description="Apply the selected proposals (audited; bumps the policy version)")
     def apply(self, request, queryset):
-        self._decide(request, queryset, apply=True)
+        self._decide(request, queryset, proposal_decide, "applied", apply=True)
 
-    @admin.action(description="Reject the selected proposals")
+    @admin.action(description="Reject the selected proposals (audited)")
     def reject(self, request, queryset):
-        self._decide(request, queryset, apply=False)
+        self._decide(request, queryset, proposal_decide, "rejected", apply=False)
 
-    def _decide(self, request, queryset, *, apply: bool):
+    @admin.action(description="Run the selected proposals in shadow (audited; the thresholds in force still route)")
+    def shadow(self, request, queryset):
+        self._decide(request, queryset, proposal_shadow, "running in shadow")
+
+    def _decide(self, request, queryset, decide, done: str, **how):
         for proposal in queryset:
             try:
-                proposal_decide(proposal_id=proposal.pk, apply=apply, by=request.user)
+                decide(proposal_id=proposal.pk, by=request.user, **how)
             except Conflict as problem:
                 self.message_user(request, f"{proposal}: {problem}", messages.WARNING)
             else:
-                verb = "applied" if apply else "rejected"
-                self.message_user(request, f"{proposal.action_type}: proposal {verb}.", messages.SUCCESS)
+                self.message_user(request, f"{proposal.action_type}: proposal {done}.", messages.SUCCESS)
+
+
+def _when(moment) -> str:
+    return f"{timezone.localtime(moment):%Y-%m-%d %H:%M}"

@@ -127,6 +127,11 @@ class RecalibrationSettings(models.Model):
         validators=[MinValueValidator(1), MaxValueValidator(90)],
         help_text="The recent days of actions a proposal is computed from and replayed on.",
     )
+    shadow_days = models.PositiveSmallIntegerField(
+        default=7,
+        validators=[MinValueValidator(1), MaxValueValidator(90)],
+        help_text="How long a proposal run in shadow records its routes beside the policy in force.",
+    )
     last_run_at = models.DateTimeField(null=True, blank=True, editable=False)
 
     class Meta:
@@ -142,6 +147,7 @@ class ThresholdProposal(models.Model):
 
     class Status(models.TextChoices):
         PROPOSED = "proposed"
+        SHADOW = "shadow"  # its routes are recorded beside the policy in force, until shadow_until
         APPLIED = "applied"
         REJECTED = "rejected"
         SUPERSEDED = "superseded"  # a newer proposal for the type replaced it
@@ -158,6 +164,8 @@ class ThresholdProposal(models.Model):
     replay = models.JSONField(
         help_text="Before and after, over the recent days: routed, errors, load per tier and group."
     )
+    shadow_from = models.DateTimeField(null=True, blank=True)
+    shadow_until = models.DateTimeField(null=True, blank=True)
     decided_by = models.ForeignKey(
         settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.PROTECT, related_name="+"
     )

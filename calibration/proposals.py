@@ -7,7 +7,10 @@ calibration.recalibration's. A type with fewer verdicts than RecalibrationSettin
 its threshold (and the actions it routes take their share of the capacity first). The replay runs
 the product's own routing (hitl.routing.route, with the policy in force) over the type's recent
 actions at the current and at the proposed threshold. An admin applies a proposal (the type's
-threshold changes like any policy edit: audited, the policy version bumped) or rejects it.
+threshold changes like any policy edit: audited, the policy version bumped) or rejects it; or first
+runs it in shadow for RecalibrationSettings.shadow_days: the policy in force still routes every
+action, and intake records beside it where the proposal's threshold would have routed it
+(hitl.services, Action.shadow_route; selectors.shadow_comparison reads them back).
 """
 
 from collections import Counter
@@ -17,10 +20,11 @@ from datetime import timedelta
 from django.db import connection, transaction
 from django.utils import timezone
 
+from audit.services import InAdmin, Type, audit_record
 from hitl import routing
 from hitl.errors import Conflict, Invalid
 from hitl.models import ActionType
-from hitl.policy import policy_current
+from hitl.policy import policy_current, policy_invalidate
 from hitl.services import policy_changed, policy_snapshot_of
 from hitl.states import RoutePattern
 from reviews import selectors as reviews
@@ -156,10 +160,11 @@ def _per_day(counts: Counter, days: float) -> dict:
 
 def proposal_decide(*, proposal_id: int, apply: bool, by) -> ThresholdProposal:
     """Apply (the type's threshold becomes the proposal's: audited, the policy version bumped) or
-    reject an open proposal. Conflict when it was decided or superseded meanwhile."""
+    reject an open proposal, in shadow or not (audited). Conflict when it was decided or superseded
+    meanwhile."""
     status = ThresholdProposal.Status.APPLIED if apply else ThresholdProposal.Status.REJECTED
     with transaction.atomic():
-        taken = ThresholdProposal.objects.filter(pk=proposal_id, status=ThresholdProposal.Status.PROPOSED).update(
+        taken = ThresholdProposal.objects.filter(pk=proposal_id, status__in=_OPEN).update(
             status=status, decided_by=by, decided_at=timezone.now()
         )
         proposal = ThresholdProposal.objects.select_related("action_type").get(pk=proposal_id)
@@ -171,7 +176,55 @@ def proposal_decide(*, proposal_id: int, apply: bool, by) -> ThresholdProposal:
             action_type.threshold = proposal.proposed_threshold
             action_type.save(update_fields=["threshold", "updated_at"])
             policy_changed(actor=by, subject=action_type, before=before, after=policy_snapshot_of(action_type))
+        else:
+            _audit(Type.PROPOSAL_REJECTED, proposal, by)
+    if proposal.shadow_from:
+        policy_invalidate()  # its shadow run ends with it
     return proposal
+
+
+def proposal_shadow(*, proposal_id: int, by) -> ThresholdProposal:
+    """Run an open proposal in shadow for RecalibrationSettings.shadow_days (audited): the policy in
+    force routes as before; intake records the proposal's route beside it. Conflict when it is not
+    an open proposal (or runs in shadow already)."""
+    now = timezone.now()
+    until = now + timedelta(days=recalibration_settings().shadow_days)
+    with transaction.atomic():
+        taken = ThresholdProposal.objects.filter(pk=proposal_id, status=ThresholdProposal.Status.PROPOSED).update(
+            status=ThresholdProposal.Status.SHADOW, shadow_from=now, shadow_until=until
+        )
+        proposal = ThresholdProposal.objects.select_related("action_type").get(pk=proposal_id)
+        if not taken:
+            raise Conflict(f"This proposal is {proposal.status} already: nothing changed.")
+        _audit(Type.PROPOSAL_SHADOWED, proposal, by, until=until.isoformat())
+    policy_invalidate()  # this process at once; the others within HITL_POLICY_MAX_AGE
+    return proposal
+
+
+_OPEN = (ThresholdProposal.Status.PROPOSED, ThresholdProposal.Status.SHADOW)
+
+
+def _audit(event_type: str, proposal: ThresholdProposal, by, **data) -> None:
+    audit_record(
+        event_type=event_type,
+        actor=InAdmin(by),  # decided in Django admin
+        action_type=proposal.action_type.key,
+        data={
+            "proposal": proposal.pk,
+            "current_threshold": proposal.current_threshold,
+            "proposed_threshold": proposal.proposed_threshold,
+            **data,
+        },
+    )
+
+
+def shadow_thresholds() -> dict:
+    """The policy's thresholds tried in shadow (a hitl.policy source): per action type key, the
+    proposal, its threshold and when its run ends."""
+    running = ThresholdProposal.objects.filter(
+        status=ThresholdProposal.Status.SHADOW, shadow_until__gt=timezone.now()
+    ).select_related("action_type")
+    return {"shadow_thresholds": {p.action_type.key: (p.pk, p.proposed_threshold, p.shadow_until) for p in running}}
 
 
 def proposals_due(*, now=None) -> bool:

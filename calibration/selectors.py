@@ -12,11 +12,13 @@ from datetime import UTC, date, datetime, time, timedelta
 from django import forms
 from django.core.exceptions import ValidationError
 from django.db import connection
-from django.db.models import Sum
+from django.db.models import CharField, Count, F, Q, Sum, Value
+from django.db.models.fields.json import KT
+from django.db.models.functions import Coalesce, Concat
 
 from audit.export import MomentField
 from hitl import routing
-from hitl.models import ActionType, Agent
+from hitl.models import Action, ActionType, Agent
 from hitl.policy import policy_current, policy_snapshot
 from hitl.routing import COLD_START_IRREVERSIBLE, COLD_START_REVERSIBLE
 from hitl.services import risk_facts
@@ -358,12 +360,52 @@ def submissions_per_day(first: date, last: date) -> dict[date, tuple[int, int]]:
 
 
 def proposed_thresholds() -> dict[int, float]:
-    """Per action type id, the threshold of its open proposal (calibration.proposals), if any."""
+    """Per action type id, the threshold of its newest open proposal (calibration.proposals), in
+    shadow or not, if any."""
+    open_ = (ThresholdProposal.Status.PROPOSED, ThresholdProposal.Status.SHADOW)
     return dict(
-        ThresholdProposal.objects.filter(status=ThresholdProposal.Status.PROPOSED).values_list(
-            "action_type_id", "proposed_threshold"
-        )
+        ThresholdProposal.objects.filter(status__in=open_)
+        .order_by("created_at", "id")
+        .values_list("action_type_id", "proposed_threshold")
     )
+
+
+@dataclass(frozen=True)
+class ShadowComparison:
+    """A proposal's shadow run: how many actions both routed, and those they routed differently."""
+
+    compared: int
+    # (route in force, proposal's route, the human verdict or what became of it) -> actions
+    differing: dict[tuple[str, str, str], int]
+    latest: list  # the newest differing actions, with .verdict (as in `differing`) and .shadow_route
+
+
+def shadow_comparison(proposal: ThresholdProposal, *, latest: int = 25) -> ShadowComparison:
+    """What a proposal run in shadow would have changed: the actions of its type whose intake
+    recorded its route (Action.shadow_route), and where that differs from the policy's. A route
+    differs by pattern (run on its own, after review, before review) or, both waiting, by tier."""
+    recorded = Action.objects.filter(
+        action_type_id=proposal.action_type_id,
+        created_at__gte=proposal.shadow_from,
+        shadow_route__isnull=False,
+        shadow_route__proposal=proposal.pk,
+    ).alias(shadow_pattern=KT("shadow_route__pattern"), shadow_tier=KT("shadow_route__tier"))
+    differ = ~Q(shadow_pattern=F("route_pattern")) | ~Q(shadow_tier=F("route_tier"))
+    differing = recorded.filter(differ).annotate(
+        verdict=Coalesce("label__verdict", Concat(Value("unreviewed:"), "status"), output_field=CharField())
+    )
+    tally = {
+        (row["route_pattern"], row["shadow"], row["verdict"]): row["n"]
+        for row in differing.annotate(shadow=KT("shadow_route__pattern"))
+        .values("route_pattern", "shadow", "verdict")
+        .annotate(n=Count("id"))
+    }
+    newest = list(
+        differing.select_related("agent")
+        .only("id", "created_at", "summary", "route_pattern", "route_tier", "status", "shadow_route", "agent__name")
+        .order_by("-created_at")[:latest]
+    )
+    return ShadowComparison(compared=recorded.count(), differing=tally, latest=newest)
 
 
 # Routing's risk facts of recent actions: for threshold proposals (calibration.proposals) and the

@@ -160,6 +160,12 @@ class Action(models.Model):
         help_text="The probability it was sent to a human: 1 when routed to one, the type's audit sample rate when "
         "it ran on its own. Calibration weighs each label by its inverse.",
     )
+    shadow_route = models.JSONField(
+        null=True,
+        blank=True,
+        help_text="Where a threshold tried in shadow (a calibration proposal) would have routed it, recorded beside "
+        "the route in force: {proposal, threshold, pattern, tier, reviewer_group}.",
+    )
     version = models.PositiveIntegerField(default=1, help_text="Bumped by every state change.")
 
     decision = models.CharField(max_length=16, choices=Decision.choices, blank=True)
@@ -210,6 +216,12 @@ class Action(models.Model):
                 fields=["route_tier", "due_at", "id"],
                 condition=models.Q(status=Status.PENDING, route_pattern=RoutePattern.PRE_ACTION),
                 name="action_waiting_tier_due",
+            ),
+            # A threshold proposal's shadow run (calibration.selectors.shadow_comparison).
+            models.Index(
+                fields=["action_type", "created_at"],
+                condition=models.Q(shadow_route__isnull=False),
+                name="action_shadowed",
             ),
             # The SLA sweep's work queue.
             models.Index(fields=["sla_next_at"], condition=models.Q(sla_next_at__isnull=False), name="action_sla_next"),

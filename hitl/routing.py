@@ -90,6 +90,9 @@ class Policy:
     # and where each overflows to. A group that cannot give a route's approvals does not get it.
     group_members: dict | None = None
     group_fallbacks: dict = field(default_factory=dict)
+    # Thresholds tried in shadow (calibration app): action type key -> (proposal id, threshold, until).
+    # The threshold in force routes; the other's route is only recorded beside it.
+    shadow_thresholds: dict = field(default_factory=dict)
 
 
 @dataclass(frozen=True)

@@ -4,6 +4,7 @@ import json
 import random
 import uuid
 from collections.abc import Callable
+from dataclasses import replace
 from datetime import timedelta
 from functools import partial
 
@@ -130,23 +131,21 @@ def action_prepare(
     entity = entity or {}
     novel_type, novel_domain = agent_novelty(agent=agent, action_type=action_type)
     policy = policy_current()
-    route = routing.route(
-        risk_facts(
-            action_type,
-            confidence=confidence,
-            irreversible=irreversible,
-            blast_radius=blast_radius,
-            compliance_risk=compliance_risk,
-            entity_tags=tuple(entity.get("tags", ())),
-            novel_type=novel_type,
-            novel_domain=novel_domain,
-            declared_irreversible=declared_irreversible,
-            declared_compliance_risk=declared_compliance_risk,
-            audit_sample_rate=action_type.audit_sample_rate,
-            sample_draw=_draws.random(),
-        ),
-        policy,
+    facts = risk_facts(
+        action_type,
+        confidence=confidence,
+        irreversible=irreversible,
+        blast_radius=blast_radius,
+        compliance_risk=compliance_risk,
+        entity_tags=tuple(entity.get("tags", ())),
+        novel_type=novel_type,
+        novel_domain=novel_domain,
+        declared_irreversible=declared_irreversible,
+        declared_compliance_risk=declared_compliance_risk,
+        audit_sample_rate=action_type.audit_sample_rate,
+        sample_draw=_draws.random(),
     )
+    route = routing.route(facts, policy)
     now = timezone.now()
     waits = route.pattern == routing.PRE_ACTION
     path = policy.escalation_chains.get(route.tier, ()) if waits else ()
@@ -179,6 +178,7 @@ def action_prepare(
         approvals_required=route.approvals_required,
         sampled=route.sampled,
         review_probability=route.review_probability,
+        shadow_route=_shadow_route(facts, policy, now),
         created_at=now,
         updated_at=now,
     )
@@ -195,6 +195,23 @@ def action_prepare(
             at=now,
         )
     return action
+
+
+def _shadow_route(facts: routing.RiskFacts, policy: routing.Policy, now) -> dict | None:
+    """Where the threshold tried in shadow for the type, if any, would have routed the action (the
+    same facts and sample draw; only the type's threshold differs)."""
+    trial = policy.shadow_thresholds.get(facts.action_type)
+    if trial is None or now >= trial[2]:
+        return None
+    proposal, threshold, _ = trial
+    route = routing.route(replace(facts, type_threshold=threshold), policy)
+    return {
+        "proposal": proposal,
+        "threshold": threshold,
+        "pattern": route.pattern,
+        "tier": route.tier or "",
+        "reviewer_group": route.reviewer_group,
+    }
 
 
 def _due_at(route: routing.Route, path, now, review_window: timedelta):

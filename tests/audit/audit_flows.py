@@ -12,9 +12,11 @@ from django.contrib.auth import get_user_model
 from django.core.management import call_command
 from django.db.models import Max
 from django.test import Client
+from django.utils import timezone
 from rest_framework.test import APIClient
 
 from audit.models import AuditEvent
+from calibration.models import ThresholdProposal
 from escalation import notify
 from escalation.models import NotificationRoute
 from escalation.selectors import tier_policies
@@ -395,7 +397,7 @@ def overflow_flow(s: Scene) -> dict:
 
 def policy_flow(s: Scene) -> dict:
     """Admins tune routing in Django admin: a type's threshold, the settings, a rule (added, changed,
-    deleted), the expertise table, a tier's policy."""
+    deleted), the expertise table, a tier's policy; a threshold proposal run in shadow, then rejected."""
     admin = s.page("root")
     email_form = {
         "key": "send_email", "name": "Send email", "domain": "comms", "irreversible": "on",
@@ -430,7 +432,17 @@ def policy_flow(s: Scene) -> dict:
         with s.trail.step(name):
             response = admin.post(url, form)
         assert response.status_code == 302, (name, response.content.decode()[:2000])
-    return {}
+    proposal = ThresholdProposal.objects.create(  # as the schedule makes one (tests/calibration)
+        action_type=s.email, created_at=timezone.now(), current_threshold=0.9, proposed_threshold=0.8,
+        interval=[0.78, 0.83], labels=60, mapping=[], capacity=40, replay={},
+    )  # fmt: skip
+    for name in ("shadow", "reject"):
+        with s.trail.step(f"{name} proposal"):
+            response = admin.post(
+                "/admin/calibration/thresholdproposal/", {"action": name, "_selected_action": [proposal.pk]}
+            )
+        assert response.status_code == 302, (name, response.content.decode()[:2000])
+    return {"proposal": proposal}
 
 
 def agents_flow(s: Scene) -> dict:
@@ -463,3 +475,17 @@ def agents_flow(s: Scene) -> dict:
     with s.trail.step("export training data"):
         assert admin.get("/api/v1/training-data", {"agent": "crm-bot"}).status_code == 200
     return {"billing": billing, "crm": crm}
+
+
+FLOWS = [  # every flow above, in an order they can run one after another in one database
+    intake_flow,
+    claims_flow,
+    decisions_flow,
+    post_action_flow,
+    reassign_flow,
+    notifications_flow,
+    sweep_flow,
+    overflow_flow,
+    policy_flow,
+    agents_flow,
+]

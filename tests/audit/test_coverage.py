@@ -16,6 +16,7 @@ from hitl.models import ApiToken
 from reviews.models import Claim
 from tests.audit.audit_flows import (
     EMAIL,
+    FLOWS,
     GLOBAL,
     OUTSIDE_THESE_FLOWS,
     Type,
@@ -297,7 +298,7 @@ def test_notifications_sent_and_failed(scene):
 
 def test_policy_changes_in_admin(scene):
     s, t = scene, scene.trail
-    policy_flow(s)
+    got = policy_flow(s)
     versions = []
     for name in ("change action type", "change routing settings", "add rule", "change rule", "delete rule",
                  "add expertise route", "change tier policy"):  # fmt: skip
@@ -316,6 +317,11 @@ def test_policy_changes_in_admin(scene):
     assert (threshold.before["threshold"], threshold.after["threshold"]) == (None, 0.9)
     tier1 = t.one("change tier policy", Type.POLICY_CHANGED)
     assert (tier1.before["warn_at"], tier1.after["warn_at"]) == ("50,75,90", "50,90")
+    proposal = got["proposal"]
+    for name, kind in (("shadow proposal", Type.PROPOSAL_SHADOWED), ("reject proposal", Type.PROPOSAL_REJECTED)):
+        event = t.one(name, kind)
+        assert (event.actor_type, event.actor_label, event.action_type) == ("admin", "root", "send_email"), name
+        assert (event.data["proposal"], event.data["proposed_threshold"]) == (proposal.pk, 0.8), name
     assert_every_chain_whole()
 
 
@@ -380,20 +386,6 @@ def test_an_agent_added_in_admin_is_audited(scene):
     }  # fmt: skip
     training = t.one("export training data", Type.TRAINING_EXPORTED)  # who took reviewers' corrections
     assert (training.actor_type, training.actor_label, training.data["agent"]) == ("reviewer", "root", "crm-bot")
-
-
-FLOWS = [
-    intake_flow,
-    claims_flow,
-    decisions_flow,
-    post_action_flow,
-    reassign_flow,
-    notifications_flow,
-    sweep_flow,
-    overflow_flow,
-    policy_flow,
-    agents_flow,
-]
 
 
 def test_the_flows_together_write_every_event_type(scene):

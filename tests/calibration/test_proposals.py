@@ -1,7 +1,7 @@
 """Threshold proposals: recalibration on synthetic verdicts moves an over-confident type's threshold
 up and an under-confident one's down within the reviewers' capacity; a proposal never applies
-itself; applying one is audited and bumps the policy version; too little data is refused with
-the count still needed."""
+itself; applying one is audited and bumps the policy version; run in shadow, it records its routes
+beside the policy's without changing them; too little data is refused with the count still needed."""
 
 import random
 from datetime import UTC, datetime, timedelta
@@ -18,9 +18,11 @@ from calibration.recalibration import Mapping, isotonic
 from calibration.services import label_record
 from hitl.errors import Invalid
 from hitl.models import Action, ActionType, RoutingSettings
-from hitl.services import agent_create
+from hitl.services import agent_create, token_issue
 from hitl.states import RoutePattern, Status
 from reviews.models import ReviewerGroup
+from reviews.services import review_decide, review_post_action
+from tests.conftest import bearer_client
 from tests.factories import ActionTypeFactory, ReviewerGroupFactory, UserFactory
 
 NOW = datetime(2026, 5, 4, 12, 0, tzinfo=UTC)
@@ -165,3 +167,60 @@ def test_too_few_verdicts_or_no_capacity_is_refused_saying_what_is_missing(world
     ReviewerGroup.objects.update(daily_capacity=None)
     with pytest.raises(Invalid, match="No reviewer group has a daily capacity"):
         proposals_make(now=NOW)
+
+
+def test_a_proposal_run_in_shadow_records_its_routes_beside_the_policy_and_shows_where_they_differ(world, admin_client):
+    """In shadow the policy in force still routes every action; intake records where the proposal
+    would have sent each one, and its page shows the actions it routes differently with what the
+    reviewers said of them. Starting and dropping the run are audited; the policy version stays."""
+    types, team, agent, reviewer = world
+    made, _ = proposals_make(now=NOW)
+    under = next(p for p in made if p.action_type.key == "tag_ticket")  # proposes less review
+    assert under.proposed_threshold < 0.7
+    page = admin_client.get(f"/admin/calibration/thresholdproposal/{under.pk}/change/").content.decode()
+    assert "Not run in shadow" in page and "for 7 days" in page
+    version = RoutingSettings.objects.get().version
+
+    admin_client.post("/admin/calibration/thresholdproposal/", {"action": "shadow", "_selected_action": [under.pk]})
+
+    under.refresh_from_db()
+    assert under.status == "shadow" and under.shadow_until - under.shadow_from == timedelta(days=7)
+    started = AuditEvent.objects.get(event_type="proposal_shadowed")
+    assert (started.actor_type, started.actor_label, started.action_type) == ("admin", "admin", "tag_ticket")
+    assert started.data["proposal"] == under.pk and started.data["proposed_threshold"] == under.proposed_threshold
+    assert RoutingSettings.objects.get().version == version  # nothing in force changed
+    api = bearer_client(token_issue(agent=agent))
+    between = round((under.proposed_threshold + 0.7) / 2, 3)  # routed now, on its own under the proposal
+
+    def submit(key, confidence):
+        body = {"action_type": key, "payload": {}, "summary": f"{key} at {confidence}", "confidence": confidence}
+        response = api.post("/api/v1/actions", body, format="json")
+        assert response.status_code == 201, response.content
+        return Action.objects.get(pk=response.json()["id"])
+
+    sure, doubtful, other = submit("tag_ticket", 0.99), submit("tag_ticket", between), submit("draft_reply", between)
+    assert sure.route_pattern == "autonomous" and sure.shadow_route["pattern"] == "autonomous"
+    assert doubtful.route_pattern != "autonomous" and doubtful.route_threshold == 0.7  # the policy in force routes
+    assert doubtful.shadow_route == {
+        "proposal": under.pk, "threshold": under.proposed_threshold, "pattern": "autonomous", "tier": "",
+        "reviewer_group": "",
+    }  # fmt: skip
+    assert other.shadow_route is None  # only the proposal's type
+    if doubtful.route_pattern == "pre_action":
+        review_decide(reviewer=reviewer, action_id=doubtful.pk, decision="reject", reason="wrong", comment="no")
+        said = "rejected by the reviewer"
+    else:
+        review_post_action(reviewer=reviewer, action_id=doubtful.pk, verdict="flag", comment="no")
+        said = "flagged after it ran"
+
+    page = admin_client.get(f"/admin/calibration/thresholdproposal/{under.pk}/change/").content.decode()
+    assert "2 actions of this type routed by both, 1 of them differently" in page
+    assert f"tag_ticket at {between}" in page and said in page and "tag_ticket at 0.99" not in page
+
+    admin_client.post("/admin/calibration/thresholdproposal/", {"action": "reject", "_selected_action": [under.pk]})
+    under.refresh_from_db()
+    dropped = AuditEvent.objects.get(event_type="proposal_rejected")
+    assert under.status == "rejected" and dropped.data["proposal"] == under.pk
+    assert submit("tag_ticket", between).shadow_route is None  # the run ended with it
+    assert ActionType.objects.get(key="tag_ticket").threshold is None
+    assert RoutingSettings.objects.get().version == version
