@@ -9,7 +9,7 @@ class ReviewsConfig(AppConfig):
         from hitl import events
         from hitl.policy import policy_source
 
-        from . import realtime
+        from . import realtime, revocation
         from .selectors import routing_groups
 
         policy_source(routing_groups)  # routing sends no action to a group that cannot complete it
@@ -17,3 +17,4 @@ class ReviewsConfig(AppConfig):
         # A new action no group reviews (it ran on its own) is in no reviewer's scope: nothing to push.
         events.action_submitted.connect(realtime.broadcast_routed, dispatch_uid="reviews-push-submitted")
         events.actions_changed.connect(realtime.broadcast, dispatch_uid="reviews-push-changed")
+        revocation.connect()  # open sockets follow access

@@ -124,6 +124,13 @@ def broadcast_notice_on_commit(user_ids, text: str, url: str, *, action_id=None,
     transaction.on_commit(partial(pubsub.publish_batched, QUEUE, "queue.toasts", [item]))
 
 
+def access_changed_on_commit(user_ids, *, ended_session: str = "") -> None:
+    """After commit, have the open sockets of these users check their access again (closed when
+    `ended_session` is theirs: it logged out)."""
+    item = {"users": sorted(set(user_ids)), "session": ended_session}
+    transaction.on_commit(partial(pubsub.publish_batched, QUEUE, "queue.access", [item]))
+
+
 def toast_for(toast: dict, scope: ReviewerScope, user_id) -> dict | None:
     """What one reviewer's page is sent for a toast: the toast when it is for their group, or for them."""
     if toast.get("group") in scope.groups or user_id in toast.get("users", ()):

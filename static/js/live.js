@@ -54,8 +54,13 @@
       if (msg.op === "toast") toast(msg);
       listeners.forEach(function (f) { f(msg); });
     };
-    socket.onclose = function () {
+    socket.onclose = function (event) {
       document.body.dataset.live = "";
+      if (event.code === 4401) {  // signed out (or the account was closed): the page shows the login
+        status("signed out");
+        location.reload();
+        return;
+      }
       status("reconnecting…");
       setTimeout(connect, retry);
       retry = Math.min(retry * 2, 15000);
