@@ -37,6 +37,7 @@ from hitl import outbound
 from hitl.api.serializers import ActionOut
 from hitl.models import Action, Agent
 from hitl.payloads import canonical_json
+from hitl.redaction import redacted
 
 from .models import WebhookDelivery
 
@@ -152,7 +153,7 @@ def webhook_deliver(*, delivery_id, attempt: int) -> str:
             error = f"HTTP {code}: {answer.text[:300]}"
             final = 400 <= code < 500 and code not in RETRYABLE_4XX
     if error:
-        log.warning("webhook %s (attempt %s) to %s failed: %s", delivery.pk, attempt, delivery.url, error)
+        log.warning("webhook %s (attempt %s) to %s failed: %s", delivery.pk, attempt, redacted(delivery.url), error)
     return _finish(delivery, code=code, error=error, final=final)
 
 

@@ -1,6 +1,7 @@
 from django.contrib import admin
 
 from hitl.admin import KnownGroupForm, PolicyAdmin, ReadOnlyAdmin
+from hitl.redaction import redacted
 
 from .delivery import shown_target
 from .models import BacklogBound, Notification, NotificationRoute, TierPolicy
@@ -42,8 +43,13 @@ class NotificationRouteAdmin(PolicyAdmin):
     is audited like any policy change."""
 
     form = NotificationRouteForm
-    list_display = ["reviewer_group", "event", "channel", "target", "is_active"]
+    list_display = ["reviewer_group", "event", "channel", "shown_target", "is_active"]
     list_filter = ["reviewer_group", "event", "channel", "is_active"]
+
+    @admin.display(description="target")
+    def shown_target(self, obj):
+        """A Slack or webhook URL is a credential: the list shows its host (the form, the value)."""
+        return redacted(obj.target) if "target" in obj.secret_fields() else obj.target
 
 
 @admin.register(Notification)

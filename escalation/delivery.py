@@ -22,6 +22,7 @@ from django.utils import timezone
 
 from audit.services import Type, audit_lock, audit_record
 from hitl import outbound
+from hitl.redaction import redacted
 from reviews import services as review_services
 
 from .messages import email_body, email_subject, message_of, pager_body, slack_body, toast_text, webhook_body
@@ -147,11 +148,7 @@ def shown_target(notification: Notification) -> str:
         return notification.target
     if notification.channel == Channel.INAPP:
         return f"group:{notification.reviewer_group}"
-    try:
-        url = httpx.URL(notification.target)
-    except httpx.InvalidURL:
-        return "(invalid URL)"
-    return f"{url.scheme}://{url.host}/…"
+    return redacted(notification.target)
 
 
 # Senders: each raises on failure.

@@ -59,6 +59,10 @@ class NotificationRoute(models.Model):
     def __str__(self):
         return f"{self.reviewer_group} · {self.get_event_display()} → {self.get_channel_display()}"
 
+    def secret_fields(self) -> tuple[str, ...]:
+        """A Slack or webhook URL is a credential (hitl.redaction): the audit log keeps its host."""
+        return ("target",) if self.channel in (Channel.SLACK, Channel.WEBHOOK) else ()
+
     def clean(self):
         self.target = self.target.strip()
         problem = None

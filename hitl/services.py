@@ -21,6 +21,7 @@ from .db import insert_together
 from .errors import Conflict, NotFound
 from .models import Action, ActionType, Agent, ApiToken, RoutingSettings, new_webhook_secret
 from .policy import policy_current, policy_invalidate
+from .redaction import redacted
 from .selectors import agent_novelty, novelty_remember, token_forget
 from .states import Compensation, Decision, Outcome, Status, check_transition
 from .tokens import token_generate, token_hash, token_prefix
@@ -416,12 +417,15 @@ def _compensation_conflict(action: Action) -> Conflict:
 
 def policy_snapshot_of(obj) -> dict | None:
     """A JSON-safe dict of a policy row's fields, for the audit log's before and after; a
-    many-to-many field (a group's members) as the sorted names of its rows."""
+    many-to-many field (a group's members) as the sorted names of its rows; the fields a row's
+    `secret_fields()` names (a webhook URL) redacted, since the log keeps them forever."""
     if obj is None:
         return None
     many = [field.name for field in obj._meta.many_to_many]
     fields = model_to_dict(obj, exclude=many)
     fields.update({name: sorted(str(row) for row in getattr(obj, name).all()) for name in many})
+    for name in obj.secret_fields() if hasattr(obj, "secret_fields") else ():
+        fields[name] = redacted(fields[name])
     return json.loads(json.dumps(fields, cls=DjangoJSONEncoder))
 
 
