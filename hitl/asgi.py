@@ -20,6 +20,7 @@ from channels.security.websocket import AllowedHostsOriginValidator  # noqa: E40
 
 from hitl import pubsub  # noqa: E402
 from hitl.middleware import static_files_left_out  # noqa: E402
+from mcpgate.server import HttpEndpoint  # noqa: E402
 from reviews.websocket_urls import websocket_urlpatterns  # noqa: E402
 
 
@@ -103,9 +104,21 @@ class _RecordServerLoop:
         return await self.app(scope, receive, send)
 
 
+class _McpAt:
+    """Requests to `path` (the MCP endpoint, mcpgate) go to `mcp`; every other one to `app`."""
+
+    def __init__(self, path: str, mcp, app):
+        self.path, self.mcp, self.app = path, mcp, app
+
+    async def __call__(self, scope, receive, send):
+        if scope["path"].rstrip("/") == self.path:
+            return await self.mcp(scope, receive, send)
+        return await self.app(scope, receive, send)
+
+
 application = ProtocolTypeRouter(
     {
-        "http": _RecordServerLoop(_ReuseRequestThreads(django_application)),
+        "http": _RecordServerLoop(_McpAt("/mcp", HttpEndpoint(), _ReuseRequestThreads(django_application))),
         # Sockets need a logged-in session (checked by the consumer) and an Origin in ALLOWED_HOSTS.
         "websocket": AllowedHostsOriginValidator(AuthMiddlewareStack(URLRouter(websocket_urlpatterns))),
     }

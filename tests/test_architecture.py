@@ -5,7 +5,7 @@ other than those two is private to it."""
 
 import grimp
 
-FEATURES = ("reviews", "escalation", "calibration", "callbacks")
+FEATURES = ("reviews", "escalation", "calibration", "callbacks", "mcpgate")
 PUBLIC = ("services", "selectors")
 
 

@@ -1,17 +1,14 @@
 """The agent-facing API (v1). Thin views: parse, call one service, render ActionOut."""
 
-import time
-
 from django.conf import settings
 from drf_spectacular.utils import OpenApiExample, OpenApiParameter, OpenApiResponse, extend_schema
 from rest_framework import status
 from rest_framework.permissions import AllowAny
 from rest_framework.response import Response
 
-from .. import idempotency, receipts, services, wakeups
-from ..errors import Invalid, NotFound
-from ..selectors import action_aget_for_agent
-from ..states import Status
+from .. import receipts, services
+from ..errors import Invalid
+from . import intake
 from .auth import IsAgent
 from .base import APIView, AsyncAPIView
 from .docs import (
@@ -69,27 +66,10 @@ class ActionSubmitView(APIView):
     )
     def post(self, request):
         data = parse(ActionSubmitIn, request)
-        key = request.headers.get("Idempotency-Key")
-        if key is None:
-            action = services.action_submit(agent=request.user, **data)
-            return Response(ActionOut(action).data, status=status.HTTP_201_CREATED)
-        action = services.action_prepare(agent=request.user, **data)
-        body = ActionOut(action).data
-        claim = idempotency.key_claim(
-            agent=request.user,
-            key=key,
-            body_hash=idempotency.request_hash(request.data),
-            action_id=action.id,
-            response=body,
+        body, created = intake.submit(
+            agent=request.user, data=data, raw=request.data, key=request.headers.get("Idempotency-Key")
         )
-        if claim.replay is not None:
-            return Response(claim.replay, status=status.HTTP_200_OK)
-        try:
-            services.action_create(action=action)
-        except BaseException:
-            idempotency.key_release(key=claim.key)
-            raise
-        return Response(body, status=status.HTTP_201_CREATED)
+        return Response(body, status=status.HTTP_201_CREATED if created else status.HTTP_200_OK)
 
 
 class ActionPreviewView(APIView):
@@ -145,23 +125,7 @@ class ActionDetailView(AsyncAPIView):
     async def get(self, request, action_id):
         wait = _wait_seconds(request.query_params.get("wait"))
         version = _version(request.query_params.get("version"))
-        action = await action_aget_for_agent(agent=request.user, action_id=action_id)
-        if action is None:
-            raise NotFound("No action with this id belongs to your agent.")
-
-        def waiting() -> bool:
-            return action.status == Status.PENDING if version is None else action.version == version
-
-        async def still_waiting():
-            nonlocal action
-            action = await action_aget_for_agent(agent=request.user, action_id=action_id)
-            return waiting()
-
-        deadline = time.monotonic() + wait
-        while waiting() and (left := deadline - time.monotonic()) > 0:
-            # A wake-up is a hint that the action changed, not necessarily as awaited: read and check again.
-            await wakeups.wait_for_change(action_id, timeout=left, still_pending=still_waiting)
-            action = await action_aget_for_agent(agent=request.user, action_id=action_id)
+        action = await intake.action_awaited(agent=request.user, action_id=action_id, wait=wait, version=version)
         return Response(ActionOut(action).data)
 
 

