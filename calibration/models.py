@@ -127,6 +127,12 @@ class RecalibrationSettings(models.Model):
         validators=[MinValueValidator(1), MaxValueValidator(90)],
         help_text="The recent days of actions a proposal is computed from and replayed on.",
     )
+    label_half_life_days = models.PositiveSmallIntegerField(
+        default=14,
+        validators=[MinValueValidator(1), MaxValueValidator(365)],
+        help_text="A verdict weighs half as much every this many days, so a drifting agent is fitted on how it "
+        "behaves now.",
+    )
     shadow_days = models.PositiveSmallIntegerField(
         default=7,
         validators=[MinValueValidator(1), MaxValueValidator(90)],

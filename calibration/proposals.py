@@ -34,8 +34,11 @@ from .models import RecalibrationSettings, ThresholdProposal
 from .selectors import recent_facts, threshold_of
 
 _LABELS = """
-    SELECT action_type_id, confidence, correct, 1.0 / greatest(probability, 1e-6) FROM calibration_label
-    WHERE action_type_id = ANY(%(types)s)
+    SELECT action_type_id, confidence, correct,
+        1.0 / greatest(probability, 1e-6)
+            * power(0.5, greatest(extract(epoch FROM %(now)s - decided_at), 0) / 86400.0 / %(half_life)s)
+    FROM calibration_label
+    WHERE action_type_id = ANY(%(types)s) AND decided_at <= %(now)s
 """
 
 
@@ -54,7 +57,7 @@ def proposals_make(*, now=None, action_type: ActionType | None = None) -> tuple[
     if not capacity:
         raise Invalid("No reviewer group has a daily capacity: set them in admin (Reviewer groups) first.")
     types = list(ActionType.objects.filter(is_active=True).order_by("key"))
-    labels = _labels(types)
+    labels = _labels(types, now, config.label_half_life_days)
     recent, earliest = recent_facts(types, now - timedelta(days=config.replay_days), now)
     # The days the recent actions cover: a young installation has less than replay_days of them.
     days = min(float(config.replay_days), max((now - (earliest or now)) / timedelta(days=1), 1 / 24))
@@ -92,7 +95,9 @@ def proposals_make(*, now=None, action_type: ActionType | None = None) -> tuple[
                     else f"no actions in the last {config.replay_days} days to fit"
                 )
     inputs = [(t, f, data) for t, f, data in inputs if t.key not in fixed]
-    budget = int(capacity * days) - others
+    # Audit samples of what runs on its own are reviewed too, out of the same capacity.
+    samples = sum(t.audit_sample_rate * len(recent.get(t.pk, [])) for t in types)
+    budget = int(capacity * days - samples) - others
     proposed, cutoff = recalibration.thresholds([i for _, _, i in inputs], budget)
     made = []
     with transaction.atomic():
@@ -122,10 +127,13 @@ def proposals_make(*, now=None, action_type: ActionType | None = None) -> tuple[
     return made, short
 
 
-def _labels(types) -> dict[int, list[tuple[float, bool, float]]]:
+def _labels(types, now, half_life: int) -> dict[int, list[tuple[float, bool, float]]]:
+    """Per type, its verdicts as (confidence, right, weight): weighted as calibration weighs them
+    (1 / the chance the action was reviewed), halved every `half_life` days of age, so that an
+    agent that drifts is fitted mostly on how it behaves now."""
     found: dict[int, list] = {}
     with connection.cursor() as cursor:
-        cursor.execute(_LABELS, {"types": [t.pk for t in types]})
+        cursor.execute(_LABELS, {"types": [t.pk for t in types], "now": now, "half_life": half_life})
         for type_id, confidence, correct, weight in cursor.fetchall():
             found.setdefault(type_id, []).append((confidence, correct, float(weight)))
     return found
