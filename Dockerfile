@@ -14,6 +14,8 @@ COPY requirements.txt .
 RUN pip install -r requirements.txt
 
 COPY . .
+# The agent SDK, for the MCP gateway's receipt check (mcpgate.gateway); its dependencies are above.
+RUN pip install --no-deps ./clients/python
 # collectstatic needs settings to load, not real services: throwaway values for the build only.
 RUN SECRET_KEY=build-only DATABASE_URL=postgres://build@localhost/build REDIS_URL=redis://localhost:6379/0 \
     python manage.py collectstatic --noinput \

@@ -11,8 +11,11 @@ def fingerprint(secret: str) -> str:
     return "sha256:" + hashlib.sha256(secret.encode()).hexdigest()[:12]
 
 
-def redacted(secret: str) -> str:
-    """`https://hooks.slack.com/… (sha256:…)` for a URL, `… (sha256:…)` for anything else; empty stays empty."""
+def redacted(secret):
+    """`https://hooks.slack.com/… (sha256:…)` for a URL, `… (sha256:…)` for anything else, each value
+    of a {name: secret} object so (its names shown); empty stays empty."""
+    if isinstance(secret, dict):
+        return {name: redacted(str(value)) for name, value in secret.items()}
     if not secret:
         return secret
     try:

@@ -24,8 +24,8 @@ from .schemas import component
 ACTION_ID = {"type": "string", "format": "uuid", "description": "The action's `id`, from request_approval."}
 
 
-def _wait(default: int) -> dict:
-    top = settings.HITL_MCP_MAX_WAIT_SECONDS
+def wait_schema() -> dict:
+    top, default = settings.HITL_MCP_MAX_WAIT_SECONDS, settings.HITL_MCP_DEFAULT_WAIT_SECONDS
     return {
         "type": "integer", "minimum": 0, "maximum": top, "default": min(default, top),
         "description": f"Seconds to wait for a reviewer's decision before answering (0 to {top}): short enough "
@@ -46,7 +46,7 @@ def definitions() -> list[dict]:
     """name, description and input schema of each tool."""
     submit = component(
         "ActionSubmitIn",
-        wait=_wait(settings.HITL_MCP_DEFAULT_WAIT_SECONDS),
+        wait=wait_schema(),
         idempotency_key={
             "type": "string", "maxLength": 255,
             "description": "The same key on a retry finds the first answer instead of submitting the action again.",
@@ -70,7 +70,7 @@ def definitions() -> list[dict]:
             "decision. Same answer as request_approval's.",
             "input_schema": {
                 "type": "object",
-                "properties": {"action_id": ACTION_ID, "wait": _wait(settings.HITL_MCP_DEFAULT_WAIT_SECONDS)},
+                "properties": {"action_id": ACTION_ID, "wait": wait_schema()},
                 "required": ["action_id"],
             },
         },
@@ -96,13 +96,20 @@ async def call(agent: Agent, name: str, arguments: dict[str, Any]) -> Answer:
     try:
         return _answer(await tool(agent, dict(arguments or {})))
     except (ServiceError, ValidationError) as problem:
-        body = exception_handler(problem, {"request": None}).data
-        fields = "; ".join(f"{field}: {' '.join(messages)}" for field, messages in body.get("fields", {}).items())
-        return Answer(body, f"{body['message']} {fields}".strip(), error=True)
+        return error_answer(problem)
+
+
+def error_answer(problem: Exception) -> Answer | None:
+    """The REST API's 4xx body for a refused argument or change, as a tool error; None for another error."""
+    if not isinstance(problem, (ServiceError, ValidationError)):
+        return None
+    body = exception_handler(problem, {"request": None}).data
+    fields = "; ".join(f"{field}: {' '.join(messages)}" for field, messages in body.get("fields", {}).items())
+    return Answer(body, f"{body['message']} {fields}".strip(), error=True)
 
 
 async def _request_approval(agent: Agent, arguments: dict) -> dict:
-    wait = _seconds(arguments.pop("wait", settings.HITL_MCP_DEFAULT_WAIT_SECONDS))
+    wait = seconds_of(arguments.pop("wait", settings.HITL_MCP_DEFAULT_WAIT_SECONDS))
     key = arguments.pop("idempotency_key", None)
 
     def submit():
@@ -115,14 +122,14 @@ async def _request_approval(agent: Agent, arguments: dict) -> dict:
 
 
 async def _decision(agent: Agent, arguments: dict) -> dict:
-    action_id, wait = _action_id(arguments), _seconds(arguments.get("wait", settings.HITL_MCP_DEFAULT_WAIT_SECONDS))
+    action_id, wait = action_id_of(arguments), seconds_of(arguments.get("wait", settings.HITL_MCP_DEFAULT_WAIT_SECONDS))
     action = await intake.action_awaited(agent=agent, action_id=action_id, wait=wait)
     return await sync_to_async(lambda: ActionOut(action).data)()
 
 
 @sync_to_async
 def _report_outcome(agent: Agent, arguments: dict) -> dict:
-    action_id = _action_id(arguments)
+    action_id = action_id_of(arguments)
     data = _valid(ActionOutcomeIn, {k: v for k, v in arguments.items() if k != "action_id"})
     compensation = data["outcome"] in COMPENSATION_REPORTS
     report = services.action_compensation_report if compensation else services.action_outcome_report
@@ -131,7 +138,7 @@ def _report_outcome(agent: Agent, arguments: dict) -> dict:
 
 @sync_to_async
 def _cancel(agent: Agent, arguments: dict) -> dict:
-    return ActionOut(services.action_cancel(agent=agent, action_id=_action_id(arguments))).data
+    return ActionOut(services.action_cancel(agent=agent, action_id=action_id_of(arguments))).data
 
 
 _TOOLS = {
@@ -148,14 +155,14 @@ def _valid(serializer_class, arguments: dict) -> dict:
     return serializer.validated_data
 
 
-def _action_id(arguments: dict):
+def action_id_of(arguments: dict):
     try:
         return uuid.UUID(str(arguments.get("action_id", "")))
     except ValueError:
         raise Invalid("action_id must be an action's id (a UUID).", fields={"action_id": ["Not a UUID."]}) from None
 
 
-def _seconds(raw) -> int:
+def seconds_of(raw) -> int:
     top = settings.HITL_MCP_MAX_WAIT_SECONDS
     if isinstance(raw, bool) or not isinstance(raw, int) or not 0 <= raw <= top:
         raise Invalid(f"wait must be a whole number of seconds from 0 to {top}.", fields={"wait": [f"0 to {top}."]})
