@@ -10,7 +10,7 @@ class Migration(migrations.Migration):
     initial = True
 
     dependencies = [
-        ('hitl', '0017_login_lockouts'),
+        ('hitl', '0016_shadow_routes'),
     ]
 
     operations = [
