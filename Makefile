@@ -35,6 +35,8 @@ bench: $(STAMP)
 	$(BIN)/python bench/calibration.py
 	$(BIN)/python bench/dashboard.py
 	$(BIN)/python bench/decision_quality.py
+	$(BIN)/python bench/adapters.py
+	$(BIN)/python bench/mcp_roundtrip.py
 
 lint: $(STAMP)
 	$(BIN)/ruff check .

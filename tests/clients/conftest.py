@@ -1,5 +1,6 @@
 """The SDK against a live server (tests/conftest.py's server_url): an agent's Client, a reviewer
-deciding through the API from another thread, and a loopback proxy that misbehaves on cue."""
+deciding through the API from another thread, a loopback proxy that misbehaves on cue, and a
+database for LangGraph's PostgresSaver."""
 
 import json
 import threading
@@ -7,12 +8,15 @@ import time
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 import httpx
+import psycopg
 import pytest
 from django.db import connection
 from hitl_client import Client
+from langgraph.checkpoint.postgres import PostgresSaver
 
 from hitl.models import Action
 from hitl.services import token_issue
+from tests.conftest import database_url
 
 FAST = {"backoff_base": 0.05, "backoff_cap": 0.2}  # the live tests' retries: the policy, quicker
 
@@ -143,3 +147,19 @@ def proxy(server_url):
     for server in started:
         server.shutdown()
         server.server_close()
+
+
+@pytest.fixture(scope="session")
+def checkpoints(django_db_setup, django_db_blocker):
+    """A database of its own for PostgresSaver, on the tests' PostgreSQL server, set up once."""
+    with django_db_blocker.unblock():
+        server, name = database_url().rsplit("/", 1)
+    name = f"{name}_checkpoints"
+    with psycopg.connect(f"{server}/postgres", autocommit=True) as admin:
+        admin.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+        admin.execute(f'CREATE DATABASE "{name}"')
+    with PostgresSaver.from_conn_string(f"{server}/{name}") as saver:
+        saver.setup()
+    yield f"{server}/{name}"
+    with psycopg.connect(f"{server}/postgres", autocommit=True) as admin:
+        admin.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')

@@ -13,6 +13,7 @@ from hitl_client import ActionRejected, AlreadyRan, AsyncClient, Client, Decisio
 from escalation.services import escalation_sweep
 from hitl.models import Action
 from tests.conftest import free_port
+from tests.factories import ActionTypeFactory
 
 from .conftest import FAST, pending_action
 
@@ -169,3 +170,25 @@ def test_a_resumed_action_runs_once_and_a_second_resume_refuses_to_run_it_again(
         gated.resume(parked.action_id)
     assert raised.value.action_id == parked.action_id and raised.value.outcome == "executed"
     assert len(tool.calls) == 1 and Action.objects.get().outcome == "executed"
+
+
+def test_a_restarted_call_of_an_action_approved_by_policy_finds_it_ran_and_does_not_run_it_again(hitl):
+    ActionTypeFactory(key="tag_ticket", name="Tag ticket", irreversible=False, payload_schema=None)
+    hitl.submit(action_type="tag_ticket", payload={"tag": "first"}, summary="First", confidence=0.99)  # not novel
+    calls = []
+    gated = hitl.gate("tag_ticket", summary="Tag the ticket", confidence=0.99,
+                      idempotency_key=lambda tag: f"ticket-881-{tag}")(lambda tag: calls.append(tag))  # fmt: skip
+    gated(tag="urgent")  # approved by policy at once: it ran
+    assert calls == ["urgent"] and Action.objects.get(payload={"tag": "urgent"}).outcome == "executed"
+    # ... the agent restarts and makes the same call: the submit replays the first answer ("approved",
+    # as it was then); the gate looks at the action now and finds that it ran ...
+    with pytest.raises(AlreadyRan, match="'executed'"):
+        gated(tag="urgent")
+    assert calls == ["urgent"] and Action.objects.filter(payload={"tag": "urgent"}).count() == 1
+
+
+def test_a_submit_says_whether_its_answer_is_a_replay(hitl):
+    body = {"action_type": "send_email", "payload": {"to": "jane@example.com", "subject": "Hi"}, "summary": "Hi",
+            "confidence": 0.82}  # fmt: skip
+    first, again = (hitl.submit(idempotency_key="ticket-881", **body) for _ in range(2))
+    assert (first.replayed, again.replayed) == (False, True) and first.action_id == again.action_id

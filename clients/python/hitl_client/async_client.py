@@ -10,7 +10,7 @@ from typing import Any, Unpack
 
 import httpx
 
-from .base import ACTIONS, RECEIPT_KEYS, ActionFields, ClientBase, ClientSettings, submit_request, unavailable
+from .base import ACTIONS, RECEIPT_KEYS, REPLAYED, ActionFields, ClientBase, ClientSettings, submit_request, unavailable
 from .client import reported
 from .errors import Conflict, DecisionTimeout
 from .gate import AsyncGatedTool, P, R
@@ -44,7 +44,8 @@ class AsyncClient(ClientBase):
     async def submit(self, *, idempotency_key: str | None = None, **fields: Unpack[ActionFields]) -> Decision:
         """See Client.submit."""
         body, headers = submit_request(fields, idempotency_key)
-        return Decision.from_api(await self._call("POST", ACTIONS, json=body, headers=headers))
+        response = await self._send("POST", ACTIONS, json=body, headers=headers)
+        return Decision.from_api(answer(response), replayed=response.status_code == REPLAYED)
 
     async def request_approval(
         self, *, timeout: float | None = None, idempotency_key: str | None = None, **fields: Unpack[ActionFields]
@@ -132,6 +133,10 @@ class AsyncClient(ClientBase):
             raise
 
     async def _call(self, method: str, path: str, *, wait: int = 0, **request: Any) -> dict[str, Any]:
+        return answer(await self._send(method, path, wait=wait, **request))
+
+    async def _send(self, method: str, path: str, *, wait: int = 0, **request: Any) -> httpx.Response:
+        """The first answer that is not to be retried (after the retries: HitlUnavailable)."""
         attempt = 0
         while True:
             response, error = None, None
@@ -140,7 +145,7 @@ class AsyncClient(ClientBase):
             except httpx.TransportError as exc:
                 error = exc
             if response is not None and not retryable(response):
-                return answer(response)
+                return response
             if attempt >= self.retry.max_retries:
                 raise unavailable(method, path, attempt + 1, error, None if response is None else response.status_code)
             await asyncio.sleep(self.retry.delay(attempt, response))

@@ -16,6 +16,7 @@ from .retry import RetryPolicy
 
 ACTIONS = "/api/v1/actions"
 RECEIPT_KEYS = "/api/v1/receipt-keys"
+REPLAYED = 200  # a submit's status when the Idempotency-Key was seen before (201: created now)
 
 
 class ActionFields(TypedDict, total=False):

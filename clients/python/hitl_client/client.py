@@ -9,7 +9,7 @@ from typing import Any, Unpack
 
 import httpx
 
-from .base import ACTIONS, RECEIPT_KEYS, ActionFields, ClientBase, ClientSettings, submit_request, unavailable
+from .base import ACTIONS, RECEIPT_KEYS, REPLAYED, ActionFields, ClientBase, ClientSettings, submit_request, unavailable
 from .errors import Conflict, DecisionTimeout
 from .gate import GatedTool, P, R
 from .models import Decision, Outcome
@@ -54,7 +54,8 @@ class Client(ClientBase):
         once; pass your own key to make a submit safe across restarts of your agent.
         """
         body, headers = submit_request(fields, idempotency_key)
-        return Decision.from_api(self._call("POST", ACTIONS, json=body, headers=headers))
+        response = self._send("POST", ACTIONS, json=body, headers=headers)
+        return Decision.from_api(answer(response), replayed=response.status_code == REPLAYED)
 
     def request_approval(
         self, *, timeout: float | None = None, idempotency_key: str | None = None, **fields: Unpack[ActionFields]
@@ -149,6 +150,10 @@ class Client(ClientBase):
             raise
 
     def _call(self, method: str, path: str, *, wait: int = 0, **request: Any) -> dict[str, Any]:
+        return answer(self._send(method, path, wait=wait, **request))
+
+    def _send(self, method: str, path: str, *, wait: int = 0, **request: Any) -> httpx.Response:
+        """The first answer that is not to be retried (after the retries: HitlUnavailable)."""
         attempt = 0
         while True:
             response, error = None, None
@@ -157,7 +162,7 @@ class Client(ClientBase):
             except httpx.TransportError as exc:
                 error = exc
             if response is not None and not retryable(response):
-                return answer(response)
+                return response
             if attempt >= self.retry.max_retries:
                 raise unavailable(method, path, attempt + 1, error, None if response is None else response.status_code)
             time.sleep(self.retry.delay(attempt, response))

@@ -67,6 +67,13 @@ class _Gate(Generic[P, R]):
         return decision.final_payload
 
 
+def final(submitted: Decision) -> Decision | None:
+    """A submit's answer if it is the action's final word; None if the gate must ask again: still
+    pending, or replayed for a repeated Idempotency-Key (the answer as it was then: an approval by
+    policy may have run since)."""
+    return None if submitted.pending or submitted.replayed else submitted
+
+
 def failure(exc: BaseException) -> dict[str, Any]:
     return {"error": repr(exc)[:2000]}
 
@@ -94,7 +101,7 @@ class GatedTool(_Gate[P, R]):
 
     def __call__(self, *args: P.args, **kwargs: P.kwargs) -> R:
         submitted = self.client.submit(**self.submit_fields(args, kwargs))
-        return self._proceed(submitted.action_id, submitted if not submitted.pending else None, self.timeout)
+        return self._proceed(submitted.action_id, final(submitted), self.timeout)
 
     def submit(self, *args: P.args, **kwargs: P.kwargs) -> Decision:
         """Submit the call without waiting; keep the returned action_id to resume it."""
@@ -144,7 +151,7 @@ class AsyncGatedTool(_Gate[P, R]):
 
     async def __call__(self, *args: P.args, **kwargs: P.kwargs) -> R:
         submitted = await self.client.submit(**self.submit_fields(args, kwargs))
-        return await self._proceed(submitted.action_id, submitted if not submitted.pending else None, self.timeout)
+        return await self._proceed(submitted.action_id, final(submitted), self.timeout)
 
     async def submit(self, *args: P.args, **kwargs: P.kwargs) -> Decision:
         """Submit the call without waiting; keep the returned action_id to resume it."""

@@ -30,6 +30,9 @@ class Decision:
     version: int
     compensation: dict[str, Any] | None
     raw: dict[str, Any] = field(repr=False)
+    replayed: bool = False
+    """A submit's answer replayed for a repeated Idempotency-Key: the action as it was when first
+    submitted, not as it is now."""
 
     @property
     def approved(self) -> bool:
@@ -60,7 +63,7 @@ class Decision:
         return f"{self.decision.capitalize()}{who}" + (f": {self.comment}" if self.comment else ".")
 
     @classmethod
-    def from_api(cls, body: dict[str, Any]) -> Decision:
+    def from_api(cls, body: dict[str, Any], *, replayed: bool = False) -> Decision:
         decision = body.get("decision") or {}
         return cls(
             action_id=str(body["id"]),
@@ -74,4 +77,5 @@ class Decision:
             version=int(body.get("version", 0)),
             compensation=body.get("compensation"),
             raw=body,
+            replayed=replayed,
         )
