@@ -42,6 +42,8 @@ class AuditEvent(models.Model):
         TRAINING_EXPORTED = "training_exported"  # reviewers' corrections downloaded as training data
         PROPOSAL_SHADOWED = "proposal_shadowed"  # a threshold proposal's routes recorded beside the policy's
         PROPOSAL_REJECTED = "proposal_rejected"  # (an applied one is a policy_changed of its action type)
+        LOGIN_LOCKED = "login_locked"  # failed logins locked an account or an address out (hitl.logins)
+        LOGIN_UNLOCKED = "login_unlocked"  # an admin lifted a lockout before it ended
 
     class Actor(models.TextChoices):
         AGENT = "agent"

@@ -64,7 +64,9 @@ def _chart(replay: dict):
 class RecalibrationSettingsAdmin(admin.ModelAdmin):
     """How often thresholds are proposed, from how many verdicts, over how many days (one row)."""
 
-    list_display = ["__str__", "every", "min_labels", "replay_days", "label_half_life_days", "shadow_days", "last_run_at"]
+    list_display = [
+        "__str__", "every", "min_labels", "replay_days", "label_half_life_days", "shadow_days", "last_run_at"
+    ]  # fmt: skip
     readonly_fields = ["last_run_at"]
     actions = ["propose_now"]
 

@@ -3,8 +3,16 @@
 set -e
 case "$1" in
   web)
+    # Forwarded headers (X-Forwarded-For, X-Forwarded-Proto) are believed only from the reverse
+    # proxies listed in HITL_TRUSTED_PROXIES (addresses or CIDR networks, comma-separated); with
+    # none listed, from no one: clients connect directly.
+    if [ -n "${HITL_TRUSTED_PROXIES:-}" ]; then
+      set -- --proxy-headers --forwarded-allow-ips "$HITL_TRUSTED_PROXIES"
+    else
+      set -- --no-proxy-headers
+    fi
     exec uvicorn hitl.asgi:application --host 0.0.0.0 --port "${PORT:-8000}" \
-      --workers "${WEB_CONCURRENCY:-2}" --proxy-headers --forwarded-allow-ips "${FORWARDED_ALLOW_IPS:-*}" --no-access-log ;;
+      --workers "${WEB_CONCURRENCY:-2}" "$@" --no-access-log ;;
   worker)
     exec celery -A hitl worker --loglevel "${LOG_LEVEL:-INFO}" --concurrency "${WORKER_CONCURRENCY:-4}" ;;
   beat)

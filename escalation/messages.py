@@ -100,17 +100,22 @@ def email_body(message: dict) -> str:
     )
 
 
+def mrkdwn(text: str) -> str:
+    """`text` as Slack shows it verbatim in a mrkdwn field (the top-level `text` is one): `&`, `<`
+    and `>` escaped, as Slack asks, so that no mention (`<!channel>`) or link (`<url|words>`) in
+    what an agent wrote reaches the channel as one."""
+    return escape(text, quote=False)
+
+
 def slack_body(message: dict) -> dict:
-    """A Block Kit message; `text` is the fallback for notifications and old clients."""
-
-    def mrkdwn(text: str) -> str:
-        return escape(text, quote=False)  # Slack escapes only &, < and >
-
+    """A Block Kit message; `text` is the fallback for notifications and old clients. Every text
+    read as mrkdwn escapes what it quotes; `plain_text` (the header, the button) is shown as is."""
     deadline = mrkdwn(message["deadline"])
     if message["due_at"]:  # shown in each reader's own time zone
         deadline = f"<!date^{int(message['due_at'].timestamp())}^{{date_short_pretty}} {{time}}|{deadline}>"
     return {
-        "text": f"{message['headline']}: {message['summary']} ({message['tier']}) {message['url']}",
+        "text": f"{mrkdwn(message['headline'])}: {mrkdwn(message['summary'])} ({mrkdwn(message['tier'])}) "
+        f"{mrkdwn(message['url'])}",
         "blocks": [
             {"type": "header", "text": {"type": "plain_text", "text": message["headline"][:150]}},
             {
@@ -120,7 +125,7 @@ def slack_body(message: dict) -> dict:
             {
                 "type": "section",
                 "fields": [
-                    {"type": "mrkdwn", "text": f"*Tier*\n{message['tier']} ({mrkdwn(message['group'])})"},
+                    {"type": "mrkdwn", "text": f"*Tier*\n{mrkdwn(message['tier'])} ({mrkdwn(message['group'])})"},
                     {"type": "mrkdwn", "text": f"*Deadline*\n{deadline}"},
                     {"type": "mrkdwn", "text": f"*Action type*\n{mrkdwn(message['action_type'])}"},
                     {"type": "mrkdwn", "text": f"*Agent*\n{mrkdwn(message['agent'])}"},

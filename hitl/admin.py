@@ -1,16 +1,20 @@
 from django import forms
 from django.contrib import admin, messages
 from django.db import models
+from django.db.models import F
+from django.utils import timezone
 
 from audit.services import InAdmin
 
 from . import services
+from .logins import lockout_lift
 from .models import (
     Action,
     ActionType,
     Agent,
     ApiToken,
     ExpertiseRoute,
+    LoginLockout,
     PolicyRule,
     RoutingSettings,
 )
@@ -275,3 +279,38 @@ class ActionAdmin(ReadOnlyAdmin):
     date_hierarchy = "created_at"
     list_select_related = ["action_type", "agent"]
     formfield_overrides = {models.URLField: {"assume_scheme": "https"}}  # Django 6's default, and no warning
+
+
+@admin.register(LoginLockout)
+class LoginLockoutAdmin(admin.ModelAdmin):
+    """Failed logins per account and per address, and the lockouts they led to (hitl.logins): an
+    admin lifts one with the action (or by deleting its row), audited as theirs."""
+
+    list_display = ["scope", "key", "failures", "window_started_at", "locked_until", "locked_now"]
+    list_filter = ["scope"]
+    search_fields = ["key"]
+    actions = ["lift"]
+
+    def get_queryset(self, request):
+        return super().get_queryset(request).order_by(F("locked_until").desc(nulls_last=True), "-window_started_at")
+
+    def has_add_permission(self, request):
+        return False
+
+    def has_change_permission(self, request, obj=None):
+        return False
+
+    @admin.display(boolean=True, description="Locked out now")
+    def locked_now(self, obj):
+        return obj.locked_until is not None and obj.locked_until > timezone.now()
+
+    @admin.action(description="Lift the lockout (and forget the failures)", permissions=["delete"])
+    def lift(self, request, queryset):
+        lifted = lockout_lift(lockouts=list(queryset), actor=InAdmin(request.user))
+        self.message_user(request, f"Lifted {lifted} lockout(s); their failures are forgotten.")
+
+    def delete_model(self, request, obj):
+        lockout_lift(lockouts=[obj], actor=InAdmin(request.user))
+
+    def delete_queryset(self, request, queryset):
+        lockout_lift(lockouts=list(queryset), actor=InAdmin(request.user))

@@ -1,6 +1,7 @@
 """Startup checks (`manage.py check`, and every server start): the routing policy in the
-database, and the receipt keys in the settings."""
+database, and the receipt keys in the settings; with `--deploy`, the proxies trusted."""
 
+from django.conf import settings
 from django.core.checks import Error, Warning
 from django.core.exceptions import ImproperlyConfigured
 from django.db import DatabaseError
@@ -30,3 +31,18 @@ def receipt_keys_check(app_configs, **kwargs) -> list:
     except ImproperlyConfigured as problem:
         return [Error(str(problem), id="hitl.E001")]
     return []
+
+
+def trusted_proxies_check(app_configs, **kwargs) -> list:
+    """`check --deploy`: forwarded headers believed from anyone let every client pick its own
+    address (and so slip past the per-address limits) and claim HTTPS."""
+    if "*" not in settings.HITL_TRUSTED_PROXIES:
+        return []
+    return [
+        Warning(
+            "HITL_TRUSTED_PROXIES is '*': X-Forwarded-For and X-Forwarded-Proto are believed from any client.",
+            hint="List the addresses (or CIDR networks) of the reverse proxies in front of the web processes, "
+            "or leave it empty when clients connect directly.",
+            id="hitl.W002",
+        )
+    ]

@@ -25,6 +25,14 @@ class Invalid(ServiceError):
     code = "invalid_request"
 
 
+class Forbidden(ServiceError):
+    """The caller sees the thing but may not do this to it (a reviewer of the action's own tier
+    taking over or reassigning it)."""
+
+    status = 403
+    code = "permission_denied"
+
+
 class NotFound(ServiceError):
     status = 404
     code = "not_found"

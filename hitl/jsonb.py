@@ -4,7 +4,8 @@ signs (a receipt's payload_sha256) is what every later answer serves from the da
 jsonb keeps a number as `numeric` and prints it in plain decimal notation, which Python reads as an
 int when it has no digits after the point and as a float otherwise: 1e16 comes back as
 10000000000000000, -0.0 as 0.0, 1.0 stays 1.0. `loads` reads numbers that way up front, and refuses
-NaN, Infinity and numbers jsonb or Python cannot hold, naming where they are.
+NaN, Infinity and numbers jsonb or Python cannot hold, naming where they are. `oversized` says
+when a value nests deeper or holds more than the service takes in (HITL_MAX_JSON_DEPTH, _ITEMS).
 """
 
 import json
@@ -92,3 +93,24 @@ def _problems(value, where: tuple):
     elif isinstance(value, list):
         for i, inner in enumerate(value):
             yield from _problems(inner, (*where, i))
+
+
+def too_deep(max_depth: int) -> str:
+    return f"Nested more than {max_depth} levels deep: at most {max_depth} levels of objects and arrays are accepted."
+
+
+def oversized(value, *, max_depth: int, max_items: int) -> str | None:
+    """Why `value` is too deep or too large to take in, or None: it nests objects and arrays more
+    than `max_depth` levels deep (itself the first), or holds more than `max_items` values (the
+    members and items at every depth). Walks without recursion and stops at the first excess."""
+    items, stack = 0, [(value, 1)] if isinstance(value, (dict, list)) else []
+    while stack:
+        node, depth = stack.pop()
+        children = node.values() if isinstance(node, dict) else node
+        if depth > max_depth:
+            return too_deep(max_depth)
+        items += len(children)
+        if items > max_items:
+            return f"Holds more than {max_items:,} values: at most {max_items:,} are accepted."
+        stack.extend((child, depth + 1) for child in children if isinstance(child, (dict, list)))
+    return None

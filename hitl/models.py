@@ -279,4 +279,26 @@ class IdempotencyKey(models.Model):
         return f"{self.agent_id}:{self.key}"
 
 
+class LoginLockout(models.Model):
+    """The failed logins of one account (a username as typed, case-folded) or from one client
+    address in the current window, and the lockout they led to (hitl.logins). Lifting it deletes
+    the row."""
+
+    class Scope(models.TextChoices):
+        ACCOUNT = "account"
+        ADDRESS = "address"
+
+    scope = models.CharField(max_length=8, choices=Scope.choices)
+    key = models.CharField(max_length=150, help_text="The username as typed (case-folded), or the address.")
+    failures = models.PositiveIntegerField(help_text="Failed logins since the window started.")
+    window_started_at = models.DateTimeField(db_index=True)
+    locked_until = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        constraints = [models.UniqueConstraint(fields=["scope", "key"], name="login_lockout_scope_key")]
+
+    def __str__(self):
+        return f"{self.scope} {self.key}"
+
+
 from .policy_models import ExpertiseRoute, PolicyRule, RoutingSettings  # noqa: E402, F401  (registers them)

@@ -3,7 +3,7 @@ from django.contrib.auth import views as auth_views
 from django.urls import include, path, re_path
 from django.views.decorators.csrf import csrf_exempt
 from django.views.generic import RedirectView
-from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerView
+from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerSplitView
 
 from calibration.api import CalibrationView, PreferencesView, TrainingDataView
 from reviews import views as review_views
@@ -29,7 +29,8 @@ urlpatterns = [
     path("api/v1/preferences", PreferencesView.as_view(), name="preferences-api"),
     path("api/v1/", include("hitl.api.urls")),
     path("api/schema/", SpectacularAPIView.as_view(), name="schema"),
-    path("api/docs/", SpectacularSwaggerView.as_view(url_name="schema"), name="api-docs"),
+    # Its start-up script is served apart (?script), not inline: the Content-Security-Policy allows none.
+    path("api/docs/", SpectacularSwaggerSplitView.as_view(url_name="schema"), name="api-docs"),
     # Everything else under /api/ answers the JSON error shape, with DEBUG on too (where handler404
     # is not used): an unknown path, an id that is not a UUID. The catch-all makes every /api/ path
     # valid, so APPEND_SLASH no longer adds the docs' slash: these redirects do.
@@ -38,5 +39,6 @@ urlpatterns = [
     re_path(r"^api/", csrf_exempt(views.not_found)),
 ]
 
+handler400 = "hitl.views.bad_request"
 handler404 = "hitl.views.not_found"
 handler500 = "hitl.views.server_error"

@@ -11,6 +11,14 @@ def healthz(request):
     return JsonResponse({"status": "ok"})
 
 
+def bad_request(request, exception=None):
+    """A request Django refuses before any view (a Host it does not serve, a body past
+    DATA_UPLOAD_MAX_MEMORY_SIZE): JSON for API clients, the product's page for people."""
+    if request.path.startswith("/api/"):
+        return JsonResponse({"error": "bad_request", "message": "The request was refused as malformed."}, status=400)
+    return defaults.bad_request(request, exception)
+
+
 def not_found(request, exception=None):
     """JSON for API clients, the product's page for people."""
     if request.path.startswith("/api/"):

@@ -14,6 +14,8 @@ from hitl.api.views import parse
 
 from .services import VERBS, review_decide
 
+VERSION_MAX = 2**31 - 1  # the largest the column holds
+
 
 @extend_schema_serializer(description="A reviewer's decision on a pending action.")
 class DecisionIn(InputSerializer):
@@ -41,7 +43,10 @@ class DecisionIn(InputSerializer):
         required=False, allow_blank=True, max_length=64, default="", help_text="A configured reject reason code."
     )
     version = serializers.IntegerField(
-        required=False, min_value=1, help_text="The action version you reviewed; 409 if it changed since."
+        required=False,
+        min_value=1,
+        max_value=VERSION_MAX,
+        help_text="The action version you reviewed; 409 if it changed since.",
     )
 
 

@@ -13,7 +13,7 @@ from django.urls import reverse
 from django.utils import timezone
 
 from audit.services import Type, audit_lock, audit_record
-from hitl.errors import Conflict, NotFound
+from hitl.errors import Conflict, Forbidden, NotFound
 from hitl.models import Action
 from hitl.states import RoutePattern, Status
 
@@ -141,7 +141,7 @@ def claim_take_over(*, lead, action_id) -> Claim:
         scope = reviewer_scope(lead)
         action = _locked_pending(scope=scope, action_id=action_id)
         if action.route_tier not in scope.lower_tiers and not scope.everything:
-            raise NotFound("Only a reviewer senior to this action's tier can take it over.")
+            raise Forbidden("Only a reviewer senior to this action's tier can take it over.")
         current = Claim.objects.select_related("holder").filter(action=action, expires_at__gt=timezone.now()).first()
         before = {"holder": current.holder.get_username()} if current else None
         claim = _hold(reviewer=lead, scope=scope, action=action, event=Type.TAKEN_OVER, before=before)

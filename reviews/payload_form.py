@@ -11,6 +11,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 import jsonpatch
+from django.conf import settings
 from jsonpointer import JsonPointer, JsonPointerException
 
 from hitl import jsonb
@@ -132,8 +133,13 @@ def from_form(schema: dict | None, data, base) -> tuple[Any, dict[str, str]]:
     except json.JSONDecodeError as exc:
         where = f"line {exc.lineno}, column {exc.colno}"
         return base, {"payload_json": f"The edited JSON is not valid: {exc.msg} ({where})."}
+    except RecursionError:
+        return base, {"payload_json": f"The edited JSON is refused. {jsonb.too_deep(settings.HITL_MAX_JSON_DEPTH)}"}
     if not isinstance(payload, dict):
         return base, {"payload_json": "The payload must be a JSON object."}
+    limits = {"max_depth": settings.HITL_MAX_JSON_DEPTH, "max_items": settings.HITL_MAX_JSON_ITEMS}
+    if problem := jsonb.oversized(payload, **limits):
+        return base, {"payload_json": f"The edited JSON is refused. {problem}"}
     return payload, {}
 
 

@@ -15,7 +15,7 @@ from calibration.services import label_record
 from hitl import events, receipts
 from hitl import services as hitl_services
 from hitl.db import insert_rows
-from hitl.errors import Conflict, Invalid, NotFound
+from hitl.errors import Conflict, Forbidden, Invalid, NotFound
 from hitl.models import Action
 from hitl.payloads import payload_digest, payload_errors
 from hitl.states import DECISION_STATUS, Decision, Status
@@ -322,7 +322,7 @@ def review_reassign(*, lead: AbstractBaseUser, action_id, group_key: str) -> Act
         action = _locked(reviewer=lead, action_id=action_id)
         scope = reviewer_scope(lead)
         if action.route_tier not in scope.lower_tiers and not scope.everything:
-            raise NotFound("Only a reviewer senior to this action's tier can reassign it.")
+            raise Forbidden("Only a reviewer senior to this action's tier can reassign it.")
         if action.status != Status.PENDING:
             raise _already_decided(action)
         if not ReviewerGroup.objects.filter(key=group_key).exists():

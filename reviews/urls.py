@@ -13,4 +13,5 @@ urlpatterns = [
     path("<uuid:action_id>/reassign", views.reassign, name="reassign"),
     path("<uuid:action_id>/decide", views.decide, name="decide"),
     path("<uuid:action_id>/diff", views.diff, name="diff"),
+    path("<uuid:action_id>/<slug:part>.json", views.value_json, name="value_json"),
 ]

@@ -9,14 +9,15 @@ import uuid
 
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
-from django.http import Http404, HttpResponse
+from django.core.exceptions import PermissionDenied
+from django.http import Http404, HttpResponse, JsonResponse
 from django.shortcuts import redirect, render
 from django.urls import reverse
 from django.utils import timezone
 from django.views.decorators.http import require_GET, require_POST
 
 from callbacks.selectors import webhook_deliveries
-from hitl.errors import Conflict, Invalid, NotFound
+from hitl.errors import Conflict, Forbidden, Invalid, NotFound
 from hitl.selectors import action_get, action_type_keys, actions_recent, agent_names
 
 from . import claims, payload_form, services
@@ -190,6 +191,28 @@ def _pretty(value) -> str:
     return json.dumps(value, indent=2, ensure_ascii=False)
 
 
+# The values an action's page may show cut short (review_tags.json_value), each downloadable whole.
+_WHOLE_VALUES = {
+    "payload": lambda action: approvals_of(action, verdicts_of(action)).payload,  # the one waiting
+    "proposed": lambda action: action.payload,
+    "context": lambda action: action.context,
+    "final_payload": lambda action: action.final_payload,
+    "compensation_detail": lambda action: action.compensation_detail,
+}
+
+
+@require_GET
+@login_required
+def value_json(request, action_id, part):
+    """One value of an action's page, whole, as a JSON download, for whoever may open the page."""
+    action, _ = _visible(request, action_id)
+    if part not in _WHOLE_VALUES:
+        raise Http404("An action has no such value.")
+    response = JsonResponse(_WHOLE_VALUES[part](action), safe=False, json_dumps_params={"ensure_ascii": False})
+    response["Content-Disposition"] = f'attachment; filename="action-{action.pk}-{part}.json"'
+    return response
+
+
 @require_POST
 @login_required
 def take_next(request):
@@ -239,6 +262,7 @@ def _claim_context(request, action_id):
 @login_required
 def release(request, action_id):
     """Give the action back (also sent by the page when the reviewer leaves it)."""
+    _visible(request, action_id)
     claims.claim_release(reviewer=request.user, action_id=action_id)
     if request.POST.get("beacon"):
         return HttpResponse(status=204)
@@ -254,6 +278,8 @@ def take_over(request, action_id):
         claims.claim_take_over(lead=request.user, action_id=action_id)
     except NotFound as exc:
         raise Http404(exc.message) from exc
+    except Forbidden as exc:
+        raise PermissionDenied(exc.message) from exc
     except Conflict as exc:
         messages.error(request, exc.message)
     return redirect("reviews:detail", action_id=action_id)
@@ -267,6 +293,8 @@ def reassign(request, action_id):
         services.review_reassign(lead=request.user, action_id=action_id, group_key=request.POST.get("group", ""))
     except NotFound as exc:
         raise Http404(exc.message) from exc
+    except Forbidden as exc:
+        raise PermissionDenied(exc.message) from exc
     except (Invalid, Conflict) as exc:
         messages.error(request, exc.message)
         return redirect("reviews:detail", action_id=action_id)

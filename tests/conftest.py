@@ -51,6 +51,14 @@ def fresh_caches():
     novelty_forget()
 
 
+@pytest.fixture(autouse=True)
+def api_rate_limits_raised(settings):
+    """Every client of the suite calls from 127.0.0.1, some thousands of times a minute: the API's
+    rate limits are out of their way. tests/hitl/test_throttling.py overrides this fixture, to test
+    the defaults."""
+    settings.HITL_API_RATE_PER_TOKEN = settings.HITL_API_RATE_PER_ADDRESS = "100000000/minute"
+
+
 @pytest.fixture
 def own_routes_only(db):
     """For tests that set their own notification routes: without the defaults a fresh database has

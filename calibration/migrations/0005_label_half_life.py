@@ -5,15 +5,18 @@ from django.db import migrations, models
 
 
 class Migration(migrations.Migration):
-
     dependencies = [
-        ('calibration', '0004_shadow_routes'),
+        ("calibration", "0004_shadow_routes"),
     ]
 
     operations = [
         migrations.AddField(
-            model_name='recalibrationsettings',
-            name='label_half_life_days',
-            field=models.PositiveSmallIntegerField(default=14, help_text='A verdict weighs half as much every this many days, so a drifting agent is fitted on how it behaves now.', validators=[django.core.validators.MinValueValidator(1), django.core.validators.MaxValueValidator(365)]),
+            model_name="recalibrationsettings",
+            name="label_half_life_days",
+            field=models.PositiveSmallIntegerField(
+                default=14,
+                help_text="A verdict weighs half as much every this many days, so a drifting agent is fitted on how it behaves now.",
+                validators=[django.core.validators.MinValueValidator(1), django.core.validators.MaxValueValidator(365)],
+            ),
         ),
     ]

@@ -1,10 +1,31 @@
 """The base classes of every API view: DRF's (and adrf's async one), rendering their responses
-before the view returns."""
+before the view returns, and counting every call against the rate limits (hitl.api.throttles)."""
 
 from adrf import views as async_views
 from django.http import HttpResponse
-from rest_framework import views
+from rest_framework import exceptions, views
 from rest_framework.response import Response
+
+
+class CountedWhenRefused:
+    """Counts a call refused for its credentials or its permissions against the rate limits too.
+
+    DRF checks throttles after authentication and permissions, so calls with wrong credentials,
+    or none, would never be counted: a caller could try tokens or passwords without limit. Here a
+    refusal checks the throttles first (a call over the limit then answers 429 rather than
+    401/403); every other call is counted once, where DRF counts it.
+    """
+
+    def perform_authentication(self, request):
+        try:
+            super().perform_authentication(request)
+        except exceptions.APIException:
+            self.check_throttles(request)
+            raise
+
+    def permission_denied(self, request, message=None, code=None):
+        self.check_throttles(request)
+        super().permission_denied(request, message=message, code=code)
 
 
 class RenderedInView:
@@ -27,9 +48,11 @@ class RenderedInView:
         return rendered
 
 
-class APIView(RenderedInView, views.APIView):
+class APIView(CountedWhenRefused, RenderedInView, views.APIView):
     pass
 
 
-class AsyncAPIView(RenderedInView, async_views.APIView):
-    pass
+class AsyncAPIView(CountedWhenRefused, RenderedInView, async_views.APIView):
+    # The throttles are sync (cache calls, in the thread that runs the view's checks); adrf's check
+    # would also take an empty list of async ones to the event loop and back on every call.
+    check_throttles = views.APIView.check_throttles

@@ -30,9 +30,20 @@ def describe_api(result, generator, request, public):
     result["info"]["description"] = DESCRIPTION.format(
         retention=idempotency_retention(),
         max_kib=settings.HITL_MAX_BODY_BYTES // 1024,
+        max_depth=settings.HITL_MAX_JSON_DEPTH,
+        max_items=f"{settings.HITL_MAX_JSON_ITEMS:,}",
         max_wait=settings.HITL_LONG_POLL_MAX_SECONDS,
+        token_rate=_rate_in_words(settings.HITL_API_RATE_PER_TOKEN),
+        address_rate=_rate_in_words(settings.HITL_API_RATE_PER_ADDRESS),
     )
     return result
+
+
+def _rate_in_words(rate: str) -> str:
+    """A rate such as "1200/minute" in words: "1,200 calls a minute"."""
+    calls, _, period = rate.partition("/")
+    unit = {"s": "second", "m": "minute", "h": "hour", "d": "day"}[period.strip()[:1]]
+    return f"{int(calls):,} calls a {unit}"
 
 
 DESCRIPTION = """\
@@ -45,8 +56,16 @@ create_reviewer`) or a reviewer's session for decisions. No token, or an unknown
 is 401; a token of the wrong kind is 403.
 
 **Bodies** are JSON objects (`Content-Type: application/json`) of at most {max_kib} KiB (413 \
-beyond). Unknown fields are refused rather than ignored, and types are strict: `"0.9"` is not a \
-number, `1` is not a boolean. A refused request stores nothing.
+beyond, chunked or not). Each field (`payload`, `context`, `detail`, …) may nest objects and arrays \
+at most {max_depth} levels deep and hold at most {max_items} values in all, and an integer must fit \
+what stores it: beyond, a 400 naming the field and the limit. Unknown fields are refused rather \
+than ignored, and types are strict: `"0.9"` is not a number, `1` is not a boolean. A refused \
+request stores nothing.
+
+**Rate limits.** Each token may make {token_rate}; calls without valid credentials, {address_rate} \
+from each address. Beyond, 429 with `Retry-After` (and `retry_after` in the body): the seconds to \
+wait. One agent's calls never use up another's. Too many wrong passwords (HTTP Basic) lock the \
+account or the address out for a while: 429 `login_locked`, also with `Retry-After`.
 
 **Routes.** The policy routes each action from its risk: its confidence against the action type's \
 threshold, whether it is irreversible, its compliance risk, its blast radius, the entity's tags, \
@@ -129,8 +148,8 @@ IDEMPOTENCY_KEY = OpenApiParameter(
 )
 
 _ERRORS = {
-    400: "A field, header or query parameter did not validate, or the body is not a JSON object: `fields` names "
-    "each with its reasons. Nothing was stored.",
+    400: "A field, header or query parameter did not validate (a field nested too deep or holding too many values "
+    "among them), or the body is not a JSON object: `fields` names each with its reasons. Nothing was stored.",
     401: "No token, or an unknown or revoked one, or its owner is inactive.",
     404: "No such action, or not one of yours.",
     413: f"The body is larger than {settings.HITL_MAX_BODY_BYTES // 1024} KiB.",

@@ -1,9 +1,12 @@
 """Every API error is JSON naming the problem: {"error": code, "message": text, "fields": {name: [..]}}."""
 
+import math
+
 from rest_framework import exceptions, status
 from rest_framework.response import Response
 
 from ..errors import ServiceError
+from ..logins import LoginLocked
 
 _CODES = {
     exceptions.NotAuthenticated: "not_authenticated",
@@ -34,6 +37,9 @@ def _messages(value) -> list:
 def exception_handler(exc, context):
     if isinstance(exc, ServiceError):
         return Response(exc.as_dict(), status=exc.status)
+    if isinstance(exc, LoginLocked):  # HTTP Basic for an account or from an address locked out (hitl.logins)
+        body = {"error": "login_locked", "message": str(exc), "retry_after": exc.retry_after}
+        return Response(body, status=status.HTTP_429_TOO_MANY_REQUESTS, headers={"Retry-After": str(exc.retry_after)})
     if isinstance(exc, exceptions.ParseError):
         body = {"error": "malformed_json", "message": str(exc.detail), "fields": {"body": [str(exc.detail)]}}
         return Response(body, status=status.HTTP_400_BAD_REQUEST)
@@ -54,7 +60,8 @@ def exception_handler(exc, context):
             if authenticator:
                 headers["WWW-Authenticate"] = authenticator.authenticate_header(context["request"])
             return Response(body, status=status.HTTP_401_UNAUTHORIZED, headers=headers)
-        if isinstance(exc, exceptions.Throttled) and exc.wait is not None:
-            headers["Retry-After"] = str(int(exc.wait))
+        if isinstance(exc, exceptions.Throttled) and exc.wait is not None:  # hitl.api.throttles
+            body["retry_after"] = math.ceil(exc.wait)
+            headers["Retry-After"] = str(body["retry_after"])
         return Response(body, status=exc.status_code, headers=headers)
     return None

@@ -350,6 +350,7 @@ class ErrorOut(serializers.Serializer):
     error = serializers.CharField(
         help_text="A stable code to branch on: `invalid_request`, `malformed_json`, `not_authenticated`, "
         "`permission_denied`, `not_found`, `method_not_allowed`, `unsupported_media_type`, `body_too_large`, "
+        "`bad_request` (refused before it was read, such as a `Host` the service does not answer for), "
         "`unprocessable`, or a conflict's own (`not_pending`, `already_decided`, `idempotency_key_in_flight`, "
         "`idempotency_key_reused`, `compensation_not_requested`, `compensation_already_reported`, …)."
     )

@@ -49,6 +49,7 @@ INSTALLED_APPS = [
 # CSRF and framing stay Django's own, as deploy checks expect.
 MIDDLEWARE = [
     "django.middleware.security.SecurityMiddleware",
+    "hitl.middleware.ContentSecurityPolicyMiddleware",
     "hitl.middleware.ServeStaticMiddleware",
     "hitl.middleware.RequestIdMiddleware",
     "hitl.middleware.ApiBodyLimitMiddleware",
@@ -59,6 +60,7 @@ MIDDLEWARE = [
     "hitl.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
     "django_htmx.middleware.HtmxMiddleware",
+    "hitl.middleware.LoginLockedMiddleware",
 ]
 
 ROOT_URLCONF = "hitl.urls"
@@ -126,6 +128,23 @@ DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 REDIS_URL = env("REDIS_URL", default="")
 CELERY_BROKER_URL, CHANNEL_LAYERS = redis_config(REDIS_URL) if REDIS_URL else ("", {})
 
+
+def cache_config(address: str) -> dict:
+    """Django's cache on the Redis at `address` (redis:// or a unix:// socket), shared by every
+    process: the API's rate limits count there (hitl.api.throttles). Its keys start with
+    CHANNEL_PREFIX, as the Channels layer's do."""
+    return {
+        "default": {
+            "BACKEND": "django.core.cache.backends.redis.RedisCache",
+            "LOCATION": address,
+            "KEY_PREFIX": env("CHANNEL_PREFIX", default="hitl"),
+        }
+    }
+
+
+if REDIS_URL:
+    CACHES = cache_config(REDIS_URL)
+
 CELERY_TASK_ACKS_LATE = True
 CELERY_TASK_REJECT_ON_WORKER_LOST = True
 CELERY_WORKER_PREFETCH_MULTIPLIER = 1
@@ -168,6 +187,7 @@ CELERY_BEAT_SCHEDULE = {
         "task": "hitl.tasks.purge_idempotency_keys",
         "schedule": timedelta(hours=1),
     },
+    "purge-login-lockouts": {"task": "hitl.tasks.purge_login_lockouts", "schedule": timedelta(hours=1)},
     "anchor-audit-log": {
         "task": "audit.tasks.anchor_audit_log",
         "schedule": timedelta(seconds=HITL_AUDIT_ANCHOR_SECONDS),
@@ -176,13 +196,17 @@ CELERY_BEAT_SCHEDULE = {
     "verify-audit-trail": {"task": "audit.tasks.verify_audit_trail", "schedule": timedelta(days=1)},
     "prune-audit-log": {"task": "audit.tasks.prune_audit_log", "schedule": timedelta(days=1)},
     "count-actions": {"task": "calibration.tasks.count_actions", "schedule": timedelta(minutes=1)},
-    "propose-thresholds": {"task": "calibration.tasks.propose_thresholds", "schedule": timedelta(hours=1)},
+    # Checks RecalibrationSettings (weekly by default; at once on a new installation with enough verdicts).
+    "propose-thresholds": {"task": "calibration.tasks.propose_thresholds", "schedule": timedelta(minutes=10)},
 }
 
 AUTH_PASSWORD_VALIDATORS = [
     {"NAME": "django.contrib.auth.password_validation.UserAttributeSimilarityValidator"},
     {"NAME": "django.contrib.auth.password_validation.MinimumLengthValidator"},
 ]
+# Django's password check, refusing logins (pages and HTTP Basic) from an account or an address
+# locked out by failed attempts (hitl.logins, below).
+AUTHENTICATION_BACKENDS = ["hitl.logins.ThrottledModelBackend"]
 LOGIN_URL = "login"
 LOGIN_REDIRECT_URL = "landing"
 LOGOUT_REDIRECT_URL = "login"
@@ -203,6 +227,7 @@ REST_FRAMEWORK = {
     "DEFAULT_RENDERER_CLASSES": ["rest_framework.renderers.JSONRenderer"],
     "DEFAULT_SCHEMA_CLASS": "drf_spectacular.openapi.AutoSchema",
     "EXCEPTION_HANDLER": "hitl.api.errors.exception_handler",
+    "DEFAULT_THROTTLE_CLASSES": ["hitl.api.throttles.PrincipalRateThrottle", "hitl.api.throttles.AddressRateThrottle"],
     "UNAUTHENTICATED_USER": None,
 }
 
@@ -223,6 +248,11 @@ SPECTACULAR_SETTINGS = {
 
 # Product settings.
 HITL_MAX_BODY_BYTES = 256 * 1024
+# Each field of a request's JSON (payload, context, an outcome's detail…) may nest objects and
+# arrays at most HITL_MAX_JSON_DEPTH levels deep and hold at most HITL_MAX_JSON_ITEMS values in all
+# (hitl.api.parsers): beyond, a 400 naming the field and the limit. Pages show values to that depth.
+HITL_MAX_JSON_DEPTH = env.int("HITL_MAX_JSON_DEPTH", default=32)
+HITL_MAX_JSON_ITEMS = env.int("HITL_MAX_JSON_ITEMS", default=10_000)
 HITL_IDEMPOTENCY_TTL = timedelta(hours=env.int("HITL_IDEMPOTENCY_TTL_HOURS", default=48))
 # A key left "in flight" this long by a crashed request may be taken over by a retry.
 HITL_IDEMPOTENCY_STALE_AFTER = timedelta(seconds=60)
@@ -261,6 +291,37 @@ HITL_WEBHOOK_MAX_ATTEMPTS = env.int("HITL_WEBHOOK_MAX_ATTEMPTS", default=8)
 HITL_WEBHOOK_BACKOFF_SECONDS = env.float("HITL_WEBHOOK_BACKOFF_SECONDS", default=10.0)
 HITL_WEBHOOK_BACKOFF_MAX_SECONDS = env.float("HITL_WEBHOOK_BACKOFF_MAX_SECONDS", default=3600.0)
 DEFAULT_FROM_EMAIL = env("DEFAULT_FROM_EMAIL", default="hitl@localhost")
+
+# Security defaults (README, "Running in production"). Failed logins (hitl.logins), on the login
+# pages or by HTTP Basic: HITL_LOGIN_FAILURES_PER_ACCOUNT for one username, or
+# HITL_LOGIN_FAILURES_PER_ADDRESS from one client address, within HITL_LOGIN_FAILURE_WINDOW lock
+# that account (address) out for HITL_LOGIN_LOCKOUT, right password or not, unless an admin lifts
+# it sooner (Django admin, Login lockouts). Both are audited.
+HITL_LOGIN_FAILURES_PER_ACCOUNT = env.int("HITL_LOGIN_FAILURES_PER_ACCOUNT", default=5)
+HITL_LOGIN_FAILURES_PER_ADDRESS = env.int("HITL_LOGIN_FAILURES_PER_ADDRESS", default=20)
+HITL_LOGIN_FAILURE_WINDOW = timedelta(minutes=env.float("HITL_LOGIN_FAILURE_WINDOW_MINUTES", default=15))
+HITL_LOGIN_LOCKOUT = timedelta(minutes=env.float("HITL_LOGIN_LOCKOUT_MINUTES", default=15))
+# API rate limits (hitl.api.throttles), "N/second|minute|hour|day", counted in the shared cache:
+# each API token, or user logged in by session or HTTP Basic, gets HITL_API_RATE_PER_TOKEN; calls
+# with neither (no credentials, or wrong ones) get HITL_API_RATE_PER_ADDRESS per client address.
+# Over it: 429 with Retry-After.
+HITL_API_RATE_PER_TOKEN = env("HITL_API_RATE_PER_TOKEN", default="1200/minute")
+HITL_API_RATE_PER_ADDRESS = env("HITL_API_RATE_PER_ADDRESS", default="300/minute")
+# A browser session ends after this many hours without a request; every request renews it.
+SESSION_COOKIE_AGE = int(timedelta(hours=env.float("HITL_SESSION_IDLE_HOURS", default=8)).total_seconds())
+SESSION_SAVE_EVERY_REQUEST = True
+# Sent with every response (hitl.middleware): scripts and styles come from this origin's files
+# only, never inline, and no other site may frame a page.
+HITL_CONTENT_SECURITY_POLICY = env(
+    "HITL_CONTENT_SECURITY_POLICY",
+    default="default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self' data:; font-src 'self'; "
+    "connect-src 'self'; object-src 'none'; base-uri 'self'; form-action 'self'; frame-ancestors 'none'",
+)
+# The reverse proxies in front of the web processes (addresses or CIDR networks, comma-separated):
+# X-Forwarded-For and X-Forwarded-Proto are believed from them only (uvicorn's
+# --forwarded-allow-ips, which deploy/entrypoint.sh and run_stack set from this variable). Empty,
+# the default: clients connect directly, and no forwarded header is believed.
+HITL_TRUSTED_PROXIES = env.list("HITL_TRUSTED_PROXIES", default=[])
 
 LOGGING = {
     "version": 1,

@@ -6,12 +6,13 @@ debug pages on."""
 from hitl import embedded
 
 from .base import *  # noqa: F403
-from .base import DATA_DIR, DATABASE_URL, REDIS_URL, database_config, redis_config
+from .base import DATA_DIR, DATABASE_URL, REDIS_URL, cache_config, database_config, redis_config
 
 if not DATABASE_URL:
     DATABASES = {"default": database_config(embedded.postgres(DATA_DIR))}
 if not REDIS_URL:
     CELERY_BROKER_URL, CHANNEL_LAYERS = redis_config(f"unix://{embedded.redis(DATA_DIR)}")
+    CACHES = cache_config(f"unix://{embedded.redis(DATA_DIR)}")
 SERVESTATIC_USE_FINDERS = True
 SERVESTATIC_AUTOREFRESH = True
 EMAIL_BACKEND = "django.core.mail.backends.console.EmailBackend"

@@ -9,12 +9,13 @@ os.environ.setdefault("CHANNEL_PREFIX", f"hitl-test-{os.getpid()}")
 from hitl import embedded  # noqa: E402
 
 from .base import *  # noqa: E402, F403
-from .base import DATA_DIR, DATABASE_URL, REDIS_URL, database_config, redis_config  # noqa: E402
+from .base import DATA_DIR, DATABASE_URL, REDIS_URL, cache_config, database_config, redis_config  # noqa: E402
 
 if not DATABASE_URL:
     DATABASES = {"default": database_config(embedded.postgres(DATA_DIR / "test"))}
 if not REDIS_URL:
     CELERY_BROKER_URL, CHANNEL_LAYERS = redis_config(f"unix://{embedded.redis(DATA_DIR / 'test')}")
+    CACHES = cache_config(f"unix://{embedded.redis(DATA_DIR / 'test')}")
 DEBUG = False
 PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
 EMAIL_BACKEND = "django.core.mail.backends.locmem.EmailBackend"

@@ -6,52 +6,133 @@ from django.db import migrations, models
 
 
 class Migration(migrations.Migration):
-
     initial = True
 
     dependencies = [
-        ('hitl', '0016_shadow_routes'),
+        ("hitl", "0016_shadow_routes"),
     ]
 
     operations = [
         migrations.CreateModel(
-            name='Upstream',
+            name="Upstream",
             fields=[
-                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
-                ('name', models.SlugField(help_text='`manage.py mcp_server --gateway <name>`.', max_length=64, unique=True)),
-                ('transport', models.CharField(choices=[('stdio', 'stdio (a command the gateway starts)'), ('http', 'streamable HTTP (a URL)')], max_length=8)),
-                ('command', models.CharField(blank=True, help_text='stdio: the command line, e.g. `npx -y @acme/refunds-mcp`.', max_length=2000)),
-                ('environment', models.JSONField(blank=True, default=dict, help_text="stdio: environment variables for the command, as {name: value} (kept secret), besides a safe few such as PATH and HOME; nothing of the gateway's own environment is passed on.")),
-                ('url', models.URLField(blank=True, help_text="HTTP: the server's MCP endpoint.", max_length=2000)),
-                ('authorization', models.CharField(blank=True, help_text='HTTP: the Authorization header the upstream expects (kept secret).', max_length=2000)),
-                ('is_active', models.BooleanField(default=True)),
+                ("id", models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name="ID")),
+                (
+                    "name",
+                    models.SlugField(help_text="`manage.py mcp_server --gateway <name>`.", max_length=64, unique=True),
+                ),
+                (
+                    "transport",
+                    models.CharField(
+                        choices=[
+                            ("stdio", "stdio (a command the gateway starts)"),
+                            ("http", "streamable HTTP (a URL)"),
+                        ],
+                        max_length=8,
+                    ),
+                ),
+                (
+                    "command",
+                    models.CharField(
+                        blank=True,
+                        help_text="stdio: the command line, e.g. `npx -y @acme/refunds-mcp`.",
+                        max_length=2000,
+                    ),
+                ),
+                (
+                    "environment",
+                    models.JSONField(
+                        blank=True,
+                        default=dict,
+                        help_text="stdio: environment variables for the command, as {name: value} (kept secret), besides a safe few such as PATH and HOME; nothing of the gateway's own environment is passed on.",
+                    ),
+                ),
+                ("url", models.URLField(blank=True, help_text="HTTP: the server's MCP endpoint.", max_length=2000)),
+                (
+                    "authorization",
+                    models.CharField(
+                        blank=True,
+                        help_text="HTTP: the Authorization header the upstream expects (kept secret).",
+                        max_length=2000,
+                    ),
+                ),
+                ("is_active", models.BooleanField(default=True)),
             ],
         ),
         migrations.CreateModel(
-            name='GatedTool',
+            name="GatedTool",
             fields=[
-                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
-                ('tool', models.CharField(help_text="The tool's name on the upstream server.", max_length=128)),
-                ('summary', models.CharField(help_text="The line a reviewer reads first; the call's arguments by name in braces, e.g. `Refund {amount} {currency} on order {order_id}`.", max_length=500)),
-                ('confidence', models.FloatField(default=0.5, help_text="The confidence the action is submitted with (an MCP call states none): below the type's threshold a person reviews it.", validators=[django.core.validators.MinValueValidator(0), django.core.validators.MaxValueValidator(1)])),
-                ('argument_map', models.JSONField(blank=True, default=dict, help_text='Arguments renamed in the payload a reviewer sees, as {argument: payload field}; the others keep their names. The upstream gets the approved payload with the names mapped back.')),
-                ('action_type', models.ForeignKey(help_text='What a call becomes, and its policy.', on_delete=django.db.models.deletion.PROTECT, related_name='+', to='hitl.actiontype')),
-                ('upstream', models.ForeignKey(on_delete=django.db.models.deletion.CASCADE, related_name='gated_tools', to='mcpgate.upstream')),
+                ("id", models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name="ID")),
+                ("tool", models.CharField(help_text="The tool's name on the upstream server.", max_length=128)),
+                (
+                    "summary",
+                    models.CharField(
+                        help_text="The line a reviewer reads first; the call's arguments by name in braces, e.g. `Refund {amount} {currency} on order {order_id}`.",
+                        max_length=500,
+                    ),
+                ),
+                (
+                    "confidence",
+                    models.FloatField(
+                        default=0.5,
+                        help_text="The confidence the action is submitted with (an MCP call states none): below the type's threshold a person reviews it.",
+                        validators=[
+                            django.core.validators.MinValueValidator(0),
+                            django.core.validators.MaxValueValidator(1),
+                        ],
+                    ),
+                ),
+                (
+                    "argument_map",
+                    models.JSONField(
+                        blank=True,
+                        default=dict,
+                        help_text="Arguments renamed in the payload a reviewer sees, as {argument: payload field}; the others keep their names. The upstream gets the approved payload with the names mapped back.",
+                    ),
+                ),
+                (
+                    "action_type",
+                    models.ForeignKey(
+                        help_text="What a call becomes, and its policy.",
+                        on_delete=django.db.models.deletion.PROTECT,
+                        related_name="+",
+                        to="hitl.actiontype",
+                    ),
+                ),
+                (
+                    "upstream",
+                    models.ForeignKey(
+                        on_delete=django.db.models.deletion.CASCADE, related_name="gated_tools", to="mcpgate.upstream"
+                    ),
+                ),
             ],
         ),
         migrations.CreateModel(
-            name='GatewayRun',
+            name="GatewayRun",
             fields=[
-                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
-                ('arguments', models.JSONField(help_text='What the upstream tool was called with: the approved payload.')),
-                ('result', models.JSONField(blank=True, help_text="The upstream's answer.", null=True)),
-                ('created_at', models.DateTimeField(auto_now_add=True)),
-                ('action', models.OneToOneField(on_delete=django.db.models.deletion.PROTECT, related_name='+', to='hitl.action')),
-                ('tool', models.ForeignKey(on_delete=django.db.models.deletion.PROTECT, related_name='runs', to='mcpgate.gatedtool')),
+                ("id", models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name="ID")),
+                (
+                    "arguments",
+                    models.JSONField(help_text="What the upstream tool was called with: the approved payload."),
+                ),
+                ("result", models.JSONField(blank=True, help_text="The upstream's answer.", null=True)),
+                ("created_at", models.DateTimeField(auto_now_add=True)),
+                (
+                    "action",
+                    models.OneToOneField(
+                        on_delete=django.db.models.deletion.PROTECT, related_name="+", to="hitl.action"
+                    ),
+                ),
+                (
+                    "tool",
+                    models.ForeignKey(
+                        on_delete=django.db.models.deletion.PROTECT, related_name="runs", to="mcpgate.gatedtool"
+                    ),
+                ),
             ],
         ),
         migrations.AddConstraint(
-            model_name='gatedtool',
-            constraint=models.UniqueConstraint(fields=('upstream', 'tool'), name='gated_tool_once'),
+            model_name="gatedtool",
+            constraint=models.UniqueConstraint(fields=("upstream", "tool"), name="gated_tool_once"),
         ),
     ]

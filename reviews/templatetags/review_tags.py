@@ -1,9 +1,16 @@
 from django import template
+from django.conf import settings
+from django.template.defaultfilters import linebreaksbr
+from django.utils.html import conditional_escape, format_html
+from django.utils.safestring import mark_safe
 
 from hitl.states import Status
 from reviews import payload_form
 
 register = template.Library()
+
+SHOW_ITEMS = 50  # of a list, or members of an object, before "… and N more"
+SHOW_VALUES = 1000  # in all, in one value shown; the rest are counted, not shown
 
 
 @register.filter
@@ -14,6 +21,68 @@ def shape(value) -> str:
     if isinstance(value, list):
         return "list"
     return "scalar"
+
+
+@register.simple_tag
+def json_value(value, download=""):
+    """A JSON value as `_value.html` shows it: an object as a list of fields, a list as numbered
+    items, scalars as text. However deep or large the value, the page stays small: it is shown to
+    HITL_MAX_JSON_DEPTH levels (as deep as the API takes), SHOW_ITEMS items of each list or object
+    and SHOW_VALUES values in all, with a count of what was left out and a link to `download`, the
+    whole value as JSON."""
+    shown = _Shown(settings.HITL_MAX_JSON_DEPTH)
+    html = shown.html(value, 1)
+    if shown.cut and download:
+        html += format_html('<p class="more"><a href="{}" download>Download the full JSON</a></p>', download)
+    return mark_safe(html)  # built of escaped parts
+
+
+class _Shown:
+    def __init__(self, max_depth: int):
+        self.max_depth, self.budget, self.cut = max_depth, SHOW_VALUES, False
+
+    def html(self, value, depth: int) -> str:
+        self.budget -= 1
+        if isinstance(value, dict | list):
+            if depth > self.max_depth:
+                self.cut = True
+                noun = "member" if isinstance(value, dict) else "item"
+                what = f"{len(value):,} {noun}{'s' if len(value) != 1 else ''}"
+                return format_html(
+                    '<span class="muted">({}, nested deeper than {} levels)</span>', what, self.max_depth
+                )
+            if isinstance(value, dict):
+                return self._object(value, depth)
+            return self._list(value, depth) if value else '<span class="muted">(none)</span>'
+        if value is None:
+            return '<span class="muted">null</span>'
+        if value is True or value is False:
+            return "yes" if value else "no"
+        return format_html('<span class="value">{}</span>', linebreaksbr(value, autoescape=True))
+
+    def _object(self, value: dict, depth: int) -> str:
+        if not value:
+            return '<dl class="fields"><dd class="muted">(empty)</dd></dl>'
+        parts = []
+        for shown, (key, item) in enumerate(value.items()):
+            if shown == SHOW_ITEMS or self.budget <= 0:
+                parts.append(self._more(len(value) - shown, "dd"))
+                break
+            parts.append(f"<dt>{conditional_escape(key)}</dt><dd>{self.html(item, depth + 1)}</dd>")
+        return f'<dl class="fields">{"".join(parts)}</dl>'
+
+    def _list(self, value: list, depth: int) -> str:
+        parts = []
+        for shown, item in enumerate(value):
+            if shown == SHOW_ITEMS or self.budget <= 0:
+                parts.append(self._more(len(value) - shown, "li"))
+                break
+            parts.append(f"<li>{self.html(item, depth + 1)}</li>")
+        return f'<ol class="items">{"".join(parts)}</ol>'
+
+    def _more(self, left: int, tag: str) -> str:
+        self.cut = True
+        return f'<{tag} class="more muted">… and {left:,} more</{tag}>'
 
 
 @register.filter

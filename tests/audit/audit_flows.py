@@ -8,6 +8,7 @@ from dataclasses import dataclass, field
 from datetime import timedelta
 
 import pytest
+from django.conf import settings
 from django.contrib.auth import get_user_model
 from django.core.management import call_command
 from django.db.models import Max
@@ -22,7 +23,7 @@ from escalation.models import NotificationRoute
 from escalation.selectors import tier_policies
 from escalation.services import escalation_sweep
 from escalation.tasks import deliver_notifications
-from hitl.models import Action, ActionType, Agent, PolicyRule
+from hitl.models import Action, ActionType, Agent, LoginLockout, PolicyRule
 from hitl.policy import routing_settings
 from hitl.services import action_submit, agent_create, token_issue
 from reviews.models import Claim, RejectReason
@@ -477,6 +478,25 @@ def agents_flow(s: Scene) -> dict:
     return {"billing": billing, "crm": crm}
 
 
+def logins_flow(s: Scene) -> dict:
+    """Wrong passwords on the login page lock tina's account out (one event, however many attempts
+    it then refuses); an admin lifts the lockout in Django admin."""
+    browser = Client()
+    wrong = {"username": "tina", "password": "not-her-password"}
+    with s.trail.step("lock out"):
+        for _ in range(settings.HITL_LOGIN_FAILURES_PER_ACCOUNT):
+            response = browser.post("/accounts/login/", wrong)
+    assert response.status_code == 429, response.content.decode()[:2000]
+    with s.trail.step("refused while locked out"):
+        assert browser.post("/accounts/login/", wrong).status_code == 429
+    lockout = LoginLockout.objects.get(scope="account", key="tina")
+    with s.trail.step("lift lockout in admin"):
+        form = {"action": "lift", "_selected_action": [lockout.pk]}
+        response = s.page("root").post("/admin/hitl/loginlockout/", form)
+    assert response.status_code == 302, response.content.decode()[:2000]
+    return {"lockout": lockout}
+
+
 FLOWS = [  # every flow above, in an order they can run one after another in one database
     intake_flow,
     claims_flow,
@@ -488,4 +508,5 @@ FLOWS = [  # every flow above, in an order they can run one after another in one
     overflow_flow,
     policy_flow,
     agents_flow,
+    logins_flow,
 ]

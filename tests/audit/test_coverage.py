@@ -31,6 +31,7 @@ from tests.audit.audit_flows import (
     decisions_flow,
     fresh,
     intake_flow,
+    logins_flow,
     notifications_flow,
     overflow_flow,
     policy_flow,
@@ -386,6 +387,21 @@ def test_an_agent_added_in_admin_is_audited(scene):
     }  # fmt: skip
     training = t.one("export training data", Type.TRAINING_EXPORTED)  # who took reviewers' corrections
     assert (training.actor_type, training.actor_label, training.data["agent"]) == ("reviewer", "root", "crm-bot")
+
+
+def test_login_lockouts(scene):
+    s, t = scene, scene.trail
+    logins_flow(s)
+    locked = t.one("lock out", Type.LOGIN_LOCKED)
+    by_system(locked)
+    assert {key: locked.data[key] for key in ("scope", "username", "address", "failures")} == {
+        "scope": "account", "username": "tina", "address": "127.0.0.1", "failures": 5,
+    }  # fmt: skip
+    t.none("refused while locked out")  # one event for the lockout, not one per refusal
+    lifted = t.one("lift lockout in admin", Type.LOGIN_UNLOCKED)
+    assert (lifted.actor_type, lifted.actor_label) == ("admin", "root")
+    assert (lifted.data["scope"], lifted.data["username"]) == ("account", "tina")
+    assert_every_chain_whole()
 
 
 def test_the_flows_together_write_every_event_type(scene):

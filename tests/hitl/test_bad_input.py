@@ -123,11 +123,11 @@ def test_lone_surrogate_in_a_json_field_is_400(api):
     assert not Action.objects.exists()
 
 
-def test_a_body_nested_deeper_than_python_parses_is_malformed(api):
+def test_a_body_nested_deeper_than_python_parses_is_400_naming_the_limit(api):
     response = post_raw(api, b"[" * 100_000 + b"]" * 100_000)
     assert response.status_code == 400
-    assert response.json()["error"] == "malformed_json"
-    assert "nested too deeply" in response.json()["message"]
+    assert response.json()["error"] == "invalid_request"
+    assert "more than 32 levels deep" in response.json()["fields"]["body"][0]
 
 
 def test_an_outcome_detail_that_cannot_be_stored_is_400(api, submitted):

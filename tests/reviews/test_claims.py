@@ -6,7 +6,7 @@ from django.db import connection
 from django.utils import timezone
 
 from audit.models import AuditEvent
-from hitl.errors import Conflict, NotFound
+from hitl.errors import Conflict, Forbidden, NotFound
 from hitl.services import action_submit, agent_create
 from reviews.claims import claim_next, claim_release, claim_take, claim_take_over
 from reviews.models import Claim
@@ -69,8 +69,8 @@ def test_a_lead_takes_over_and_it_is_audited(scene):
     tina, tom, leo, new_action = scene
     action = new_action()
     claim_take(reviewer=tina, action_id=action.pk)
-    with pytest.raises(NotFound):
-        claim_take_over(lead=tom, action_id=action.pk)  # a peer, not senior
+    with pytest.raises(Forbidden):
+        claim_take_over(lead=tom, action_id=action.pk)  # a peer, not senior: sees it, may not take it
     assert claim_take_over(lead=leo, action_id=action.pk).holder == leo
     event = events(action, "taken_over").get()
     assert event.before == {"holder": "tina"} and event.after == {"holder": "leo"}

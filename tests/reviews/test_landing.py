@@ -32,8 +32,13 @@ def people(db):
 
 @pytest.mark.parametrize(
     "username, lands_on",
-    [("tina", "/reviews/"), ("leo", "/dashboard/"), ("root", "/dashboard/"), ("audrey", "/audit/"),
-     ("nora", "/activity/")],  # fmt: skip
+    [
+        ("tina", "/reviews/"),
+        ("leo", "/dashboard/"),
+        ("root", "/dashboard/"),
+        ("audrey", "/audit/"),
+        ("nora", "/activity/"),
+    ],  # fmt: skip
 )
 def test_each_role_lands_on_its_page_after_logging_in(client, people, username, lands_on):
     response = client.post("/accounts/login/", {"username": username, "password": PASSWORD}, follow=True)

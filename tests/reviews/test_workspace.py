@@ -217,7 +217,7 @@ def test_a_lead_takes_over_and_the_holder_can_release(client, desk):
     claim_take(reviewer=people["tina"], action_id=action.pk)
     client.force_login(people["tom"])
     assert "Take over" not in page(client, people["tom"], action).content.decode()
-    assert client.post(f"/reviews/{action.pk}/take-over").status_code == 404
+    assert client.post(f"/reviews/{action.pk}/take-over").status_code == 403  # tom sees it, but is not senior to it
     assert "Take over" in page(client, people["leo"], action).content.decode()
     client.post(f"/reviews/{action.pk}/take-over")
     assert "You hold this action" in page(client, people["leo"], action).content.decode()
@@ -323,7 +323,7 @@ def test_a_lead_reassigns_an_action_to_another_group(client, desk):
     people, submit = desk
     action = submit()
     client.force_login(people["tom"])
-    assert client.post(f"/reviews/{action.pk}/reassign", {"group": "finance"}).status_code == 404  # not senior
+    assert client.post(f"/reviews/{action.pk}/reassign", {"group": "finance"}).status_code == 403  # not senior
     assert "Reassign" in page(client, people["leo"], action).content.decode()
     unknown = client.post(f"/reviews/{action.pk}/reassign", {"group": "nobody"}, follow=True)
     assert "Unknown reviewer group" in unknown.content.decode()

@@ -61,6 +61,7 @@ class Command(BaseCommand):
                     "--workers",
                     str(web_workers),
                     "--no-access-log",
+                    *self._proxy_options(),
                 ],
             )
             self._spawn(
@@ -90,6 +91,13 @@ class Command(BaseCommand):
             self._watch()
         finally:
             self._stop_all()
+
+    @staticmethod
+    def _proxy_options() -> list[str]:
+        """Forwarded headers believed from HITL_TRUSTED_PROXIES only, as deploy/entrypoint.sh does."""
+        if not settings.HITL_TRUSTED_PROXIES:
+            return ["--no-proxy-headers"]
+        return ["--proxy-headers", "--forwarded-allow-ips", ",".join(settings.HITL_TRUSTED_PROXIES)]
 
     def _on_signal(self, signum, frame):
         self.stopping = True
