@@ -18,6 +18,7 @@ from mcp.client.streamable_http import streamable_http_client
 
 from hitl.models import Action
 from hitl.services import agent_create, token_issue
+from tests.clients.refunds import expire
 from tests.conftest import database_url
 from tests.factories import ActionTypeFactory, ReviewerGroupFactory, UserFactory
 
@@ -181,3 +182,18 @@ def test_over_stdio_as_the_agent_whose_token_it_was_given(world):
 
     action_id = asyncio.run(scenario())
     assert Action.objects.get(pk=action_id).agent.name == "support-bot"
+
+
+def test_an_expired_action_is_an_answer_not_to_run_it(world):
+    url, token, _ = world
+
+    async def scenario():
+        async with over_http(url, token) as client:
+            waiting = await client.call_tool("request_approval", {**email(), "wait": 0})
+            action_id = waiting.structured_content["id"]
+            await asyncio.to_thread(expire, action_id)  # nobody decided: the SLA sweep expires it
+            expired = await client.call_tool("get_decision", {"action_id": action_id, "wait": 0})
+            assert expired.structured_content["status"] == "expired"
+            assert expired.content[0].text.startswith("Expired: do not run it.")
+
+    asyncio.run(scenario())
