@@ -29,4 +29,9 @@ def lookup_order(order_id: str) -> str:
 
 
 if __name__ == "__main__":
-    server.run()
+    import sys
+
+    if len(sys.argv) > 2 and sys.argv[1] == "--http":  # streamable HTTP on this port, else stdio
+        server.run("streamable-http", port=int(sys.argv[2]))
+    else:
+        server.run()

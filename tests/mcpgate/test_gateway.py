@@ -6,6 +6,7 @@ bad arguments name the field; a mapping to an unknown action type is refused in 
 import asyncio
 import json
 import os
+import subprocess
 import sys
 import threading
 import time
@@ -19,7 +20,7 @@ from mcp.client.stdio import StdioServerParameters
 from hitl.models import Action, ActionType
 from hitl.services import agent_create, token_issue
 from mcpgate.models import GatedTool, GatewayRun, Upstream
-from tests.conftest import database_url
+from tests.conftest import database_url, free_port
 from tests.factories import ActionTypeFactory, ReviewerGroupFactory, UserFactory
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -162,3 +163,32 @@ def test_a_mapping_to_an_unknown_action_type_is_refused_in_admin(admin_client):
     assert "Two arguments map to the same payload field" in bad_map.content.decode()
     ok = admin_client.post("/admin/mcpgate/gatedtool/add/", {**form, "action_type": known.pk})
     assert ok.status_code == 302 and GatedTool.objects.get().action_type == known
+
+
+def test_an_upstream_over_http_is_gated_the_same_way(world):
+    url, gateway, reviewer, log = world
+    port = free_port()
+    upstream = subprocess.Popen([sys.executable, str(ROOT / "tests/mcpgate/refunds_upstream.py"), "--http", str(port)],
+                                env={**os.environ, "REFUNDS_LOG": str(log)})  # fmt: skip
+    try:
+        for _ in range(100):
+            try:
+                httpx.get(f"http://127.0.0.1:{port}/mcp", timeout=1)
+                break
+            except httpx.HTTPError:
+                time.sleep(0.1)
+        Upstream.objects.filter(name="refunds").update(transport="http", command="", url=f"http://127.0.0.1:{port}/mcp")
+        seen = []
+
+        async def scenario():
+            async with Client(gateway) as client:
+                reviewing = decide_when_pending(url, reviewer, seen, log, decision="approve")
+                ran = await client.call_tool("issue_refund", {"order_id": "C-3", "amount": 12})
+                await asyncio.to_thread(reviewing.join)
+                assert "refunded 12.0 USD on order C-3" in ran.content[0].text
+
+        asyncio.run(scenario())
+    finally:
+        upstream.terminate()
+        upstream.wait(timeout=10)
+    assert seen == [] and [c["order_id"] for c in upstream_calls(log)] == ["C-3"]
