@@ -192,7 +192,7 @@ class ThresholdProposalAdmin(ReadOnlyAdmin):
 
     @admin.display(description="confidence → chance right (isotonic, weighted verdicts)")
     def mapping_steps(self, obj):
-        return ", ".join(f"≤ {upper:.2f}: {chance:.2f}" for upper, chance in obj.mapping)
+        return ", ".join(f"≤ {upper:g}: {chance:.2f}" for upper, chance in obj.mapping)
 
     @admin.action(description="Apply the selected proposals (audited; bumps the policy version)")
     def apply(self, request, queryset):

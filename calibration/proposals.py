@@ -104,11 +104,16 @@ def proposals_make(*, now=None, action_type: ActionType | None = None) -> tuple[
         for t, facts, data in inputs:
             if action_type is not None and t.pk != action_type.pk:
                 continue
+            current = threshold_of(t)
+            if round(proposed[t.key], 2) == round(current, 2):  # nothing to decide
+                short[t.key] = (
+                    f"its threshold stays at {current:.2f}: no other fits the reviewers' capacity better"
+                )
+                continue
             low, high = recalibration.interval(data, labels[t.pk], cutoff)
             ThresholdProposal.objects.filter(action_type=t, status=ThresholdProposal.Status.PROPOSED).update(
                 status=ThresholdProposal.Status.SUPERSEDED
             )
-            current = threshold_of(t)
             made.append(
                 ThresholdProposal.objects.create(
                     action_type=t,
@@ -122,7 +127,7 @@ def proposals_make(*, now=None, action_type: ActionType | None = None) -> tuple[
                     replay=_replay(data, facts, policy, current, proposed[t.key], days),
                 )
             )
-        if made:  # until a type has enough verdicts, the hourly task tries again
+        if inputs:  # until a type has enough verdicts, the scheduled task tries again
             RecalibrationSettings.objects.filter(pk=config.pk).update(last_run_at=now)
     return made, short
 

@@ -16,10 +16,10 @@ class Upstream(models.Model):
         STDIO = "stdio", "stdio (a command the gateway starts)"
         HTTP = "http", "streamable HTTP (a URL)"
 
-    name = models.SlugField(max_length=64, unique=True, help_text="`manage.py mcp_server --gateway <name>`.")
+    name = models.SlugField(max_length=64, unique=True, help_text="What to give manage.py mcp_server --gateway NAME.")
     transport = models.CharField(max_length=8, choices=Transport.choices)
     command = models.CharField(
-        max_length=2000, blank=True, help_text="stdio: the command line, e.g. `npx -y @acme/refunds-mcp`."
+        max_length=2000, blank=True, help_text="stdio: the command line, e.g. npx -y @acme/refunds-mcp."
     )
     environment = models.JSONField(
         default=dict,
@@ -63,7 +63,7 @@ class GatedTool(models.Model):
     summary = models.CharField(
         max_length=500,
         help_text="The line a reviewer reads first; the call's arguments by name in braces, e.g. "
-        "`Refund {amount} {currency} on order {order_id}`.",
+        "Refund {amount} {currency} on order {order_id}.",
     )
     confidence = models.FloatField(
         default=0.5,

@@ -11,6 +11,8 @@ register = template.Library()
 
 SHOW_ITEMS = 50  # of a list, or members of an object, before "… and N more"
 SHOW_VALUES = 1000  # in all, in one value shown; the rest are counted, not shown
+SHOW_DEPTH = 8  # levels of objects and lists shown; deeper ones are in the download
+SHOW_CHARS = 2000  # of one text, before "… and N more characters"
 
 
 @register.filter
@@ -26,11 +28,11 @@ def shape(value) -> str:
 @register.simple_tag
 def json_value(value, download=""):
     """A JSON value as `_value.html` shows it: an object as a list of fields, a list as numbered
-    items, scalars as text. However deep or large the value, the page stays small: it is shown to
-    HITL_MAX_JSON_DEPTH levels (as deep as the API takes), SHOW_ITEMS items of each list or object
-    and SHOW_VALUES values in all, with a count of what was left out and a link to `download`, the
-    whole value as JSON."""
-    shown = _Shown(settings.HITL_MAX_JSON_DEPTH)
+    items, scalars as text. However deep or large the value, the page stays small and readable: it
+    is shown to SHOW_DEPTH levels, SHOW_ITEMS items of each list or object, SHOW_CHARS characters of
+    each text and SHOW_VALUES values in all, with a count of what was left out and a link to
+    `download`, the whole value as JSON."""
+    shown = _Shown(min(SHOW_DEPTH, settings.HITL_MAX_JSON_DEPTH))
     html = shown.html(value, 1)
     if shown.cut and download:
         html += format_html('<p class="more"><a href="{}" download>Download the full JSON</a></p>', download)
@@ -58,7 +60,14 @@ class _Shown:
             return '<span class="muted">null</span>'
         if value is True or value is False:
             return "yes" if value else "no"
-        return format_html('<span class="value">{}</span>', linebreaksbr(value, autoescape=True))
+        text = str(value)
+        if len(text) > SHOW_CHARS:
+            self.cut = True
+            return format_html(
+                '<span class="value">{}</span> <span class="more muted">… and {} more characters</span>',
+                linebreaksbr(text[:SHOW_CHARS], autoescape=True), f"{len(text) - SHOW_CHARS:,}",
+            )  # fmt: skip
+        return format_html('<span class="value">{}</span>', linebreaksbr(text, autoescape=True))
 
     def _object(self, value: dict, depth: int) -> str:
         if not value:

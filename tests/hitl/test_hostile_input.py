@@ -238,10 +238,21 @@ def test_a_value_nested_deeper_than_the_page_shows_is_cut_with_a_download(client
 
     html = response.content.decode()
     assert response.status_code == 200
-    assert "nested deeper than 32 levels" in html
+    assert "nested deeper than 8 levels" in html  # the page shows 8; the download has it all
     assert '<span class="value">the leaf</span>' not in html
     assert f'href="/reviews/{action.pk}/payload.json"' in html
     assert client.get(f"/reviews/{action.pk}/payload.json").json() == {"tree": nested(60, "the leaf")}
+
+
+def test_a_long_text_is_cut_with_a_count_and_a_download(client, free_form):
+    people, stored = free_form
+    body = "word " * 7_600  # 38,000 characters: an email body pasted whole
+    action = stored(payload={"body": body}, context={})
+
+    html = page(client, people["tina"], action).content.decode()
+
+    assert "… and 36,000 more characters" in html  # shown cut (the edit form still holds it whole)
+    assert client.get(f"/reviews/{action.pk}/payload.json").json() == {"body": body}
 
 
 def test_a_short_value_renders_whole_with_no_download_link(client, free_form):
