@@ -106,9 +106,7 @@ def proposals_make(*, now=None, action_type: ActionType | None = None) -> tuple[
                 continue
             current = threshold_of(t)
             if round(proposed[t.key], 2) == round(current, 2):  # nothing to decide
-                short[t.key] = (
-                    f"its threshold stays at {current:.2f}: no other fits the reviewers' capacity better"
-                )
+                short[t.key] = f"its threshold stays at {current:.2f}: no other fits the reviewers' capacity better"
                 continue
             low, high = recalibration.interval(data, labels[t.pk], cutoff)
             ThresholdProposal.objects.filter(action_type=t, status=ThresholdProposal.Status.PROPOSED).update(
