@@ -145,11 +145,20 @@ class ThresholdProposalAdmin(ReadOnlyAdmin):
         )  # fmt: skip
         days = replay["days"]
         span = f"{days:g} days" if days >= 1 else f"{days * 24:.1f} hours"
+        if round(obj.proposed_threshold, 2) == round(obj.current_threshold, 2):
+            keep = format_html(
+                "<p><strong>This keeps the threshold as it is:</strong> within the reviewers' capacity ({:g} "
+                "decisions a day), no other threshold sends them likelier errors. Reject it, or apply it to "
+                "record that it was checked.</p>",
+                obj.capacity,
+            )
+        else:
+            keep = ""
         return format_html(
-            "<p>Over the last {} ({} actions), the product's routing at each threshold; apply or reject it from "
+            "{}<p>Over the last {} ({} actions), the product's routing at each threshold; apply or reject it from "
             "the list.</p>{}<table><tr><th></th><th>now ({})</th><th>proposed ({})</th></tr>{}</table>",
-            span, replay["actions"], _chart(replay), replay["before"]["threshold"], replay["after"]["threshold"],
-            body,
+            keep, span, replay["actions"], _chart(replay), replay["before"]["threshold"],
+            replay["after"]["threshold"], body,
         )  # fmt: skip
 
     @admin.display(description="shadow run")

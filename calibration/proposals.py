@@ -105,9 +105,6 @@ def proposals_make(*, now=None, action_type: ActionType | None = None) -> tuple[
             if action_type is not None and t.pk != action_type.pk:
                 continue
             current = threshold_of(t)
-            if round(proposed[t.key], 2) == round(current, 2):  # nothing to decide
-                short[t.key] = f"its threshold stays at {current:.2f}: no other fits the reviewers' capacity better"
-                continue
             low, high = recalibration.interval(data, labels[t.pk], cutoff)
             ThresholdProposal.objects.filter(action_type=t, status=ThresholdProposal.Status.PROPOSED).update(
                 status=ThresholdProposal.Status.SUPERSEDED
