@@ -14,6 +14,8 @@ from pathlib import Path
 
 import httpx
 import pytest
+from asgiref.sync import sync_to_async
+from django.db import connection
 from mcp import Client
 from mcp.client.stdio import StdioServerParameters
 
@@ -62,6 +64,12 @@ def decide_when_pending(url: str, reviewer_token: str, seen: list, log: Path, **
     received by then (it must be nothing)."""
 
     def run():
+        try:
+            decide()
+        finally:
+            connection.close()  # this thread's, back to the pool
+
+    def decide():
         deadline = time.monotonic() + 20
         while time.monotonic() < deadline:
             waiting = Action.objects.filter(status="pending").first()
@@ -95,7 +103,7 @@ def test_a_gated_call_runs_upstream_only_once_approved_and_with_the_approved_arg
             assert not ran.is_error, ran.content
             texts = " ".join(c.text for c in ran.content)
             assert "refunded 25.0 USD on order A-7" in texts and "A reviewer changed the arguments" in texts
-            action_id = (await asyncio.to_thread(Action.objects.get)).pk
+            action_id = (await sync_to_async(Action.objects.get)()).pk
             again = await client.call_tool("await_approval", {"action_id": str(action_id), "wait": 0})
             assert "Already run" in again.content[0].text
 
@@ -137,7 +145,7 @@ def test_a_call_still_waiting_answers_with_its_id_and_runs_later(world, settings
         async with Client(gateway) as client:
             waiting = await client.call_tool("issue_refund", {"order_id": "B-1", "amount": 10})
             assert not waiting.is_error and "await_approval" in waiting.content[0].text
-            action = await asyncio.to_thread(lambda: Action.objects.get())
+            action = await sync_to_async(Action.objects.get)()
             assert upstream_calls(log) == []
             await asyncio.to_thread(
                 httpx.post, f"{url}/api/v1/actions/{action.pk}/decision", json={"decision": "approve"},

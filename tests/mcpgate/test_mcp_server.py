@@ -12,6 +12,8 @@ from pathlib import Path
 import httpx
 import httpx2
 import pytest
+from asgiref.sync import sync_to_async
+from django.db import connection
 from mcp import Client
 from mcp.client.stdio import StdioServerParameters
 from mcp.client.streamable_http import streamable_http_client
@@ -47,6 +49,12 @@ def decide_when_pending(url: str, reviewer_token: str, **decision) -> threading.
     """A reviewer deciding through the REST API, once an action waits."""
 
     def run():
+        try:
+            decide()
+        finally:
+            connection.close()  # this thread's, back to the pool
+
+    def decide():
         deadline = time.monotonic() + 15
         while time.monotonic() < deadline:
             waiting = Action.objects.filter(status="pending").first()
@@ -191,7 +199,7 @@ def test_an_expired_action_is_an_answer_not_to_run_it(world):
         async with over_http(url, token) as client:
             waiting = await client.call_tool("request_approval", {**email(), "wait": 0})
             action_id = waiting.structured_content["id"]
-            await asyncio.to_thread(expire, action_id)  # nobody decided: the SLA sweep expires it
+            await sync_to_async(expire)(action_id)  # nobody decided: the SLA sweep expires it
             expired = await client.call_tool("get_decision", {"action_id": action_id, "wait": 0})
             assert expired.structured_content["status"] == "expired"
             assert expired.content[0].text.startswith("Expired: do not run it.")
